@@ -1,0 +1,16 @@
+#include <errno.h>
+#include <libavformat/avformat.h>
+#include <libavcodec/avcodec.h>
+#include <libswscale/swscale.h>
+#include <libavutil/avutil.h>
+#include <libavutil/error.h>
+#include <libavutil/imgutils.h>
+#include <libavutil/opt.h>
+#include <libavutil/display.h>
+
+// Macros Swift cannot import (build-notes §3).
+static inline int cff_averror(int e) { return AVERROR(e); }
+static inline int cff_averror_eof(void) { return AVERROR_EOF; }
+static inline int cff_averror_eagain(void) { return AVERROR(EAGAIN); }
+static inline int64_t cff_nopts_value(void) { return AV_NOPTS_VALUE; }
+static inline AVRational cff_time_base_q(void) { return AV_TIME_BASE_Q; }

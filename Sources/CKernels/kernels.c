@@ -1,0 +1,116 @@
+#include "ckernels.h"
+#include <math.h>
+
+void ck_layernorm_forward(const float *x, float *out, float *mean, float *rstd, const float *gamma, const float *beta,
+                          long rows, long cols, float eps) {
+    for (long r = 0; r < rows; r++) {
+        const float *xr = x + r * cols;
+        float *yr = out + r * cols;
+        float m = 0.f;
+        for (long c = 0; c < cols; c++) m += xr[c];
+        m /= (float)cols;
+        float v = 0.f;
+        for (long c = 0; c < cols; c++) { float d = xr[c] - m; v += d * d; }
+        v /= (float)cols;
+        float s = 1.0f / sqrtf(v + eps);
+        for (long c = 0; c < cols; c++) yr[c] = (xr[c] - m) * s * gamma[c] + beta[c];
+        if (mean) mean[r] = m;
+        if (rstd) rstd[r] = s;
+    }
+}
+
+void ck_layernorm_backward(const float *x, const float *mean, const float *rstd, const float *gamma, const float *dout,
+                           float *dx, long rows, long cols, int accumulate) {
+    for (long r = 0; r < rows; r++) {
+        const float *xr = x + r * cols;
+        const float *gr = dout + r * cols;
+        float *dr = dx + r * cols;
+        float m = mean[r], s = rstd[r];
+        float sum_g = 0.f, sum_gx = 0.f;
+        for (long c = 0; c < cols; c++) {
+            float gp = gr[c] * gamma[c];
+            float xh = (xr[c] - m) * s;
+            sum_g += gp;
+            sum_gx += gp * xh;
+        }
+        float mg = sum_g / (float)cols, mgx = sum_gx / (float)cols;
+        if (accumulate) {
+            for (long c = 0; c < cols; c++) dr[c] += s * (gr[c] * gamma[c] - mg - (xr[c] - m) * s * mgx);
+        } else {
+            for (long c = 0; c < cols; c++) dr[c] = s * (gr[c] * gamma[c] - mg - (xr[c] - m) * s * mgx);
+        }
+    }
+}
+
+void ck_gelu_forward(const float *x, float *out, long n) {
+    const float inv_sqrt2 = 0.70710678118654752f;
+    for (long i = 0; i < n; i++) out[i] = 0.5f * x[i] * (1.0f + erff(x[i] * inv_sqrt2));
+}
+
+void ck_gelu_backward(const float *x, const float *dout, float *dx, long n) {
+    const float inv_sqrt2 = 0.70710678118654752f;
+    const float inv_sqrt2pi = 0.39894228040143268f;
+    for (long i = 0; i < n; i++) {
+        float v = x[i];
+        float cdf = 0.5f * (1.0f + erff(v * inv_sqrt2));
+        float pdf = inv_sqrt2pi * expf(-0.5f * v * v);
+        dx[i] = dout[i] * (cdf + v * pdf);
+    }
+}
+
+void ck_softmax_rows(float *s, long rows, long cols, long ld, float scale) {
+    for (long r = 0; r < rows; r++) {
+        float *row = s + r * ld;
+        float mx = -INFINITY;
+        for (long c = 0; c < cols; c++) mx = row[c] > mx ? row[c] : mx;
+        float sum = 0.f;
+        for (long c = 0; c < cols; c++) { float e = expf((row[c] - mx) * scale); row[c] = e; sum += e; }
+        float inv = 1.0f / sum;
+        for (long c = 0; c < cols; c++) row[c] *= inv;
+    }
+}
+
+void ck_softmax_backward_rows(const float *a, float *g, long rows, long cols) {
+    for (long r = 0; r < rows; r++) {
+        const float *ar = a + r * cols;
+        float *gr = g + r * cols;
+        float dot = 0.f;
+        for (long c = 0; c < cols; c++) dot += ar[c] * gr[c];
+        for (long c = 0; c < cols; c++) gr[c] = ar[c] * (gr[c] - dot);
+    }
+}
+
+void ck_relu_product_gemv(const float *a, const float *g, long rows, long cols, const float *const *weights,
+                          float *const *outs, int k) {
+    for (long n = 0; n < rows; n++) {
+        const float *ar = a + n * cols;
+        const float *gr = g + n * cols;
+        for (int t = 0; t < k; t++) {
+            float w = weights[t][n];
+            if (w == 0.f) continue;
+            float *o = outs[t];
+            for (long s = 0; s < cols; s++) {
+                float p = ar[s] * gr[s];
+                o[s] += w * (p > 0.f ? p : 0.f);
+            }
+        }
+    }
+}
+
+void ck_axpy(float *out, const float *x, float scale, long n) {
+    for (long i = 0; i < n; i++) out[i] += scale * x[i];
+}
+
+void ck_add_bias_rows(float *out, const float *bias, long rows, long cols) {
+    for (long r = 0; r < rows; r++) {
+        float *o = out + r * cols;
+        for (long c = 0; c < cols; c++) o[c] += bias[c];
+    }
+}
+
+void ck_scale_columns(float *x, const float *scale, long rows, long cols) {
+    for (long r = 0; r < rows; r++) {
+        float *o = x + r * cols;
+        for (long c = 0; c < cols; c++) o[c] *= scale[c];
+    }
+}

@@ -1,0 +1,31 @@
+import CFFmpeg
+
+/// Process-wide FFmpeg details shared by the decoders.
+enum FFmpegSupport {
+    /// FFmpeg logs straight to stderr (e.g. "deprecated pixel format used" for every JPEG); a daemon's journal
+    /// should only carry what we report ourselves. A `static let` runs exactly once, even across threads.
+    private static let quietOnce: Void = {
+        av_log_set_level(AV_LOG_ERROR)
+    }()
+
+    static func quietLog() {
+        _ = quietOnce
+    }
+
+    /// av_err2str is a macro Swift cannot import, so the text is fetched with av_strerror.
+    static func errorText(_ code: Int32) -> String {
+        var buffer = [CChar](repeating: 0, count: Int(AV_ERROR_MAX_STRING_SIZE) + 1)
+        let found = buffer.withUnsafeMutableBufferPointer { av_strerror(code, $0.baseAddress, $0.count - 1) }
+        if found < 0 { return "FFmpeg error \(code)" }
+        return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+    }
+
+    /// AVERROR_STREAM_NOT_FOUND, i.e. FFERRTAG(0xF8, 'S', 'T', 'R'); the macro does not import.
+    static let streamNotFound: Int32 = -0x5254_53F8
+
+    /// AVERROR(errno) codes are small negatives; FFmpeg's own codes are large FFERRTAG tags. The former mean
+    /// the file could not be read at all, the latter that its content is the problem.
+    static func isSystemError(_ code: Int32) -> Bool {
+        code < 0 && code > -4096
+    }
+}

@@ -1,0 +1,180 @@
+import CFFmpeg
+import Glibc
+
+/// Decodes still images (PNG, JPEG, BMP, …) through libavformat/libavcodec, so that photos and video frames
+/// share one decoder family and one YUV→RGB conversion.
+public enum ImageDecoder {
+    /// Full chroma interpolation and accurate rounding keep the conversion as close to a reference RGB
+    /// decode as swscale gets; bicubic only matters for chroma upsampling since the size never changes.
+    private static let swsFlags = SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT
+
+    /// Decodes the first video frame of `path` to RGB24.
+    public static func decode(path: String) throws -> RGBImage {
+        FFmpegSupport.quietLog()
+        try checkReadable(path)
+
+        var format: UnsafeMutablePointer<AVFormatContext>?
+        var rc = avformat_open_input(&format, path, nil, nil)
+        guard rc >= 0, let format else { throw openError(path, rc) }
+        defer {
+            var owned: UnsafeMutablePointer<AVFormatContext>? = format
+            avformat_close_input(&owned)
+        }
+
+        rc = avformat_find_stream_info(format, nil)
+        guard rc >= 0 else { throw notDecodable(path, FFmpegSupport.errorText(rc)) }
+
+        var codec: UnsafePointer<AVCodec>?
+        let streamIndex = av_find_best_stream(format, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0)
+        guard streamIndex >= 0, let codec else {
+            let reason = streamIndex == FFmpegSupport.streamNotFound
+                ? "no video stream" : FFmpegSupport.errorText(streamIndex)
+            throw notDecodable(path, reason)
+        }
+        // FFmpeg happily renders long plain-text files as ANSI art; that is never a photo.
+        guard codec.pointee.id != AV_CODEC_ID_ANSI else {
+            throw notDecodable(path, "text file, not an image")
+        }
+        for i in 0..<Int(format.pointee.nb_streams) where i != Int(streamIndex) {
+            format.pointee.streams[i]?.pointee.discard = AVDISCARD_ALL
+        }
+        guard let stream = format.pointee.streams[Int(streamIndex)] else {
+            throw notDecodable(path, "no video stream")
+        }
+
+        var context = avcodec_alloc_context3(codec)
+        guard let codecContext = context else { throw notDecodable(path, "out of memory") }
+        defer { avcodec_free_context(&context) }
+        rc = avcodec_parameters_to_context(codecContext, stream.pointee.codecpar)
+        guard rc >= 0 else { throw notDecodable(path, FFmpegSupport.errorText(rc)) }
+        rc = avcodec_open2(codecContext, codec, nil)
+        guard rc >= 0 else { throw notDecodable(path, FFmpegSupport.errorText(rc)) }
+
+        var packet = av_packet_alloc()
+        defer { av_packet_free(&packet) }
+        var frame = av_frame_alloc()
+        defer { av_frame_free(&frame) }
+        guard let packet, let frame else { throw notDecodable(path, "out of memory") }
+
+        try decodeFirstFrame(path: path, format: format, streamIndex: streamIndex,
+                             codec: codecContext, packet: packet, frame: frame)
+        return try convertToRGB(path: path, frame: frame)
+    }
+
+    /// Checks what FFmpeg would report vaguely ("Invalid data") or not at all (a directory, an empty file).
+    private static func checkReadable(_ path: String) throws {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            throw MediaError("cannot read image '\(path)': \(String(cString: strerror(errno)))")
+        }
+        if (info.st_mode & S_IFMT) == S_IFDIR {
+            throw MediaError("cannot read image '\(path)': Is a directory")
+        }
+        if (info.st_mode & S_IFMT) == S_IFREG && info.st_size == 0 {
+            throw notDecodable(path, "the file is empty")
+        }
+    }
+
+    private static func decodeFirstFrame(path: String, format: UnsafeMutablePointer<AVFormatContext>,
+                                         streamIndex: Int32, codec: UnsafeMutablePointer<AVCodecContext>,
+                                         packet: UnsafeMutablePointer<AVPacket>,
+                                         frame: UnsafeMutablePointer<AVFrame>) throws {
+        var lastError: Int32 = 0
+        while true {
+            let readResult = av_read_frame(format, packet)
+            if readResult < 0 {
+                // End of input (or a truncated file): still drain whatever the decoder holds.
+                if readResult != cff_averror_eof() { lastError = readResult }
+                break
+            }
+            defer { av_packet_unref(packet) }
+            guard packet.pointee.stream_index == streamIndex else { continue }
+            let sent = avcodec_send_packet(codec, packet)
+            if sent < 0 && sent != cff_averror_eagain() {
+                // One corrupt packet need not be fatal for a multi-frame input; keep the reason in case nothing decodes.
+                lastError = sent
+                continue
+            }
+            let received = avcodec_receive_frame(codec, frame)
+            if received >= 0 { return }
+            if received != cff_averror_eagain() && received != cff_averror_eof() { lastError = received }
+        }
+        // Single-frame images often sit in the decoder until it is flushed with a NULL packet.
+        _ = avcodec_send_packet(codec, nil)
+        let received = avcodec_receive_frame(codec, frame)
+        if received >= 0 { return }
+        let reason = lastError != 0 ? FFmpegSupport.errorText(lastError) : "no frame could be decoded"
+        throw notDecodable(path, reason)
+    }
+
+    private static func convertToRGB(path: String, frame: UnsafeMutablePointer<AVFrame>) throws -> RGBImage {
+        let width = Int(frame.pointee.width)
+        let height = Int(frame.pointee.height)
+        guard width > 0, height > 0 else { throw notDecodable(path, "decoded frame has no size") }
+        let sourceFormat = AVPixelFormat(rawValue: frame.pointee.format)
+        guard let sws = sws_getContext(Int32(width), Int32(height), sourceFormat,
+                                       Int32(width), Int32(height), AV_PIX_FMT_RGB24,
+                                       swsFlags, nil, nil, nil) else {
+            let name = av_get_pix_fmt_name(sourceFormat).map { String(cString: $0) } ?? "unknown"
+            throw notDecodable(path, "cannot convert pixel format \(name) to RGB")
+        }
+        defer { sws_freeContext(sws) }
+        applyFullRangeIfTagged(sws, frame: frame, format: sourceFormat)
+
+        // An aligned stride lets swscale use its SIMD paths; rows are compacted afterwards.
+        let stride = (width * 3 + 63) & ~63
+        var scratch = [UInt8](repeating: 0, count: stride * height + 64)
+        let scaled = scratch.withUnsafeMutableBufferPointer { dst -> Int32 in
+            var dstPlanes: [UnsafeMutablePointer<UInt8>?] = [dst.baseAddress, nil, nil, nil]
+            var dstStrides: [Int32] = [Int32(stride), 0, 0, 0]
+            return withUnsafePointer(to: &frame.pointee.data) { dataTuple in
+                dataTuple.withMemoryRebound(to: UnsafePointer<UInt8>?.self, capacity: 8) { srcPlanes in
+                    withUnsafePointer(to: &frame.pointee.linesize) { lineTuple in
+                        lineTuple.withMemoryRebound(to: Int32.self, capacity: 8) { srcStrides in
+                            sws_scale(sws, srcPlanes, srcStrides, 0, Int32(height), &dstPlanes, &dstStrides)
+                        }
+                    }
+                }
+            }
+        }
+        guard scaled == Int32(height) else { throw notDecodable(path, "pixel conversion to RGB failed") }
+
+        let rowBytes = width * 3
+        var pixels = [UInt8](repeating: 0, count: rowBytes * height)
+        pixels.withUnsafeMutableBufferPointer { out in
+            scratch.withUnsafeBufferPointer { src in
+                for y in 0..<height {
+                    (out.baseAddress! + y * rowBytes).update(from: src.baseAddress! + y * stride, count: rowBytes)
+                }
+            }
+        }
+        return RGBImage(width: width, height: height, pixels: pixels)
+    }
+
+    /// swscale infers full range only from the deprecated yuvj* formats; a decoder that tags range on the
+    /// frame instead would otherwise get its blacks and whites stretched.
+    private static func applyFullRangeIfTagged(_ sws: OpaquePointer, frame: UnsafeMutablePointer<AVFrame>,
+                                               format: AVPixelFormat) {
+        guard frame.pointee.color_range == AVCOL_RANGE_JPEG,
+              let descriptor = av_pix_fmt_desc_get(format),
+              descriptor.pointee.flags & UInt64(AV_PIX_FMT_FLAG_RGB) == 0 else { return }
+        var inverse: UnsafeMutablePointer<Int32>?
+        var table: UnsafeMutablePointer<Int32>?
+        var srcRange: Int32 = 0, dstRange: Int32 = 0
+        var brightness: Int32 = 0, contrast: Int32 = 0, saturation: Int32 = 0
+        guard sws_getColorspaceDetails(sws, &inverse, &srcRange, &table, &dstRange,
+                                       &brightness, &contrast, &saturation) >= 0 else { return }
+        _ = sws_setColorspaceDetails(sws, inverse, 1, table, dstRange, brightness, contrast, saturation)
+    }
+
+    private static func openError(_ path: String, _ code: Int32) -> MediaError {
+        if FFmpegSupport.isSystemError(code) {
+            return MediaError("cannot read image '\(path)': \(FFmpegSupport.errorText(code))")
+        }
+        return notDecodable(path, FFmpegSupport.errorText(code))
+    }
+
+    private static func notDecodable(_ path: String, _ reason: String) -> MediaError {
+        MediaError("'\(path)' is not an image FFmpeg can decode (\(reason))")
+    }
+}

@@ -1,0 +1,23 @@
+/// An 8-bit RGB picture, the one currency between decoding, resampling, rendering and PNG writing.
+/// Interleaved row-major RGB matches what swscale (RGB24), libpng (PNG_FORMAT_RGB) and PIL all use,
+/// so no stage needs to reshuffle bytes.
+public struct RGBImage: Sendable, Equatable {
+    public var width: Int
+    public var height: Int
+    /// RGB interleaved, row-major; count == width * height * 3.
+    public var pixels: [UInt8]
+
+    public init(width: Int, height: Int, pixels: [UInt8]) {
+        precondition(width >= 0 && height >= 0, "negative image size \(width)x\(height)")
+        precondition(pixels.count == width * height * 3,
+                     "RGBImage \(width)x\(height) needs \(width * height * 3) bytes, got \(pixels.count)")
+        self.width = width
+        self.height = height
+        self.pixels = pixels
+    }
+
+    /// A black image.
+    public init(width: Int, height: Int) {
+        self.init(width: width, height: height, pixels: [UInt8](repeating: 0, count: width * height * 3))
+    }
+}

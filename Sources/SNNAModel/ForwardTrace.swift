@@ -1,0 +1,90 @@
+import SNNAKernels
+
+/// What the backward needs of one full block (reference §4.11), saved by a traced forward.
+/// About N·(2D + 3D + M)·4 bytes per block: 50 MB at 360×640 for ViT-S/8.
+final class BlockActivations {
+    /// Block input X and its LayerNorm-1 statistics.
+    let x: FloatBuffer
+    let ln1Mean: FloatBuffer
+    let ln1Rstd: FloatBuffer
+    /// Fused q|k|v, N × 3D.
+    let qkv: FloatBuffer
+    /// Residual after attention U and its LayerNorm-2 statistics.
+    let u: FloatBuffer
+    let ln2Mean: FloatBuffer
+    let ln2Rstd: FloatBuffer
+    /// MLP pre-activation F1, N × M.
+    let f1: FloatBuffer
+
+    init(tokens n: Int, dim d: Int, mlp m: Int) {
+        x = FloatBuffer(count: n * d)
+        ln1Mean = FloatBuffer(count: n)
+        ln1Rstd = FloatBuffer(count: n)
+        qkv = FloatBuffer(count: n * 3 * d)
+        u = FloatBuffer(count: n * d)
+        ln2Mean = FloatBuffer(count: n)
+        ln2Rstd = FloatBuffer(count: n)
+        f1 = FloatBuffer(count: n * m)
+    }
+}
+
+/// The last block computed for the CLS token only (reference §7.3 S3): K and V for every token, the rest for token 0.
+final class LastBlockState {
+    let x: FloatBuffer          // N × D block input (LayerNorm-1 backward needs every token: dK, dV reach them all)
+    let ln1Mean: FloatBuffer
+    let ln1Rstd: FloatBuffer
+    let kv: FloatBuffer         // N × 2D: K then V
+    let q0: FloatBuffer         // D
+    let attention0: FloatBuffer // H × N: row 0 of each head's attention
+    let u0: FloatBuffer         // D
+    var ln2Mean0: Float = 0
+    var ln2Rstd0: Float = 0
+    let f10: FloatBuffer        // M
+    let output0: FloatBuffer    // D: the block's CLS output
+
+    init(tokens n: Int, dim d: Int, heads h: Int, mlp m: Int) {
+        x = FloatBuffer(count: n * d)
+        ln1Mean = FloatBuffer(count: n)
+        ln1Rstd = FloatBuffer(count: n)
+        kv = FloatBuffer(count: n * 2 * d)
+        q0 = FloatBuffer(count: d)
+        attention0 = FloatBuffer(count: h * n)
+        u0 = FloatBuffer(count: d)
+        f10 = FloatBuffer(count: m)
+        output0 = FloatBuffer(count: d)
+    }
+}
+
+/// The CLS token of each block the head reads, before the final LayerNorm, with that norm's statistics.
+struct HeadSlot {
+    var token: [Float]
+    var mean: Float
+    var rstd: Float
+}
+
+/// A traced forward of one image: enough to run the backward of any class logit.
+public final class ForwardTrace {
+    public let logits: [Float]
+    public let gridRows: Int
+    public let gridCols: Int
+    public var tokens: Int { 1 + gridRows * gridCols }
+    let blocks: [BlockActivations]     // depth − 1 full blocks
+    let last: LastBlockState
+    let slots: [HeadSlot]
+
+    init(logits: [Float], gridRows: Int, gridCols: Int, blocks: [BlockActivations], last: LastBlockState, slots: [HeadSlot]) {
+        self.logits = logits
+        self.gridRows = gridRows
+        self.gridCols = gridCols
+        self.blocks = blocks
+        self.last = last
+        self.slots = slots
+    }
+}
+
+/// A post-softmax attention edit applied during the forward, after the softmax and before A·V, for each
+/// (layer, head). Used for finite-difference checks and the attention-mask evaluation (reference §5.3).
+/// Arguments: layer (0-based), head, pointer to the rows × N attention block, rows (N, or 1 for the CLS-only last
+/// block), N.
+public typealias AttentionEdit = (_ layer: Int, _ head: Int, _ attention: UnsafeMutablePointer<Float>, _ rows: Int,
+                                  _ tokens: Int) -> Void

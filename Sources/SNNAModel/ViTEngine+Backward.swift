@@ -1,0 +1,270 @@
+import SNNAKernels
+
+/// Inspects every head's attention and gradient as the backward streams them (tests and diagnostics).
+public typealias AttentionInspector = (AttentionHeadView) -> Void
+
+extension ViTEngine {
+    /// One backward of logit `target` over a traced forward, down to the post-softmax attention of every layer
+    /// (reference §4.11), accumulating the requested chains as it goes (§7.3 S1, S3, S9). Activation gradients only.
+    public func backward(_ trace: ForwardTrace, target: Int, reductions: AttentionReductions,
+                         valueNorm: ValueNormIndexing = .row, inspector: AttentionInspector? = nil) -> AttentionSummary {
+        let c = config
+        precondition(target >= 0 && target < c.numClasses)
+        let n = trace.tokens, d = c.dim, dh = c.headDim, m = c.mlpDim, heads = c.numHeads
+        let chains = AttentionChains(request: reductions, valueNorm: valueNorm, tokens: n, heads: heads)
+        let scale = 1 / Float(dh).squareRoot()
+        let lastLayer = c.depth - 1
+
+        // Last block, CLS only: the head's last slot → LN_f → MLP and LN2 at token 0 → dO₀.
+        let last = trace.last
+        let dOut0 = headSlotGradient(trace.slots[c.nLastBlocks - 1], target: target, slot: c.nLastBlocks - 1)
+        let dU0 = FloatBuffer(count: d)
+        let dO0 = FloatBuffer(count: d)
+        lastBlockCLSBackward(last, dOut0: dOut0, dU0: dU0, dO0: dO0)
+
+        let lastGradient = FloatBuffer(count: heads * n)
+        let dQKV = FloatBuffer(count: n * 3 * d)
+        let norms = chains.needsValueNorms ? FloatBuffer(count: heads * n) : nil
+        if let norms { valueNorms(layer: lastLayer, values: last.kv.pointer + d, ld: 2 * d, tokens: n, into: norms) }
+        chains.beginLayer()
+        let dS = FloatBuffer(count: n)
+        for h in 0..<heads {
+            let g0 = lastGradient.at(h * n)
+            let a0 = UnsafePointer(last.attention0.at(h * n))
+            // G^L[h,0,:] = V_h · dO₀[h] (§7.3 S4): V is held fixed by ∂y/∂A.
+            BLAS.gemv(m: n, n: dh, a: last.kv.pointer + d + h * dh, lda: 2 * d, x: dO0.pointer + h * dh, y: g0)
+            let view = AttentionHeadView(layer: lastLayer, head: h, rows: 1, tokens: n, attention: a0,
+                                         gradient: g0, valueNorms: norms.map { UnsafePointer($0.at(h * n)) })
+            inspector?(view)
+            chains.consume(view, isLast: true)
+            if c.depth == 1 { continue }
+            dS.pointer.update(from: g0, count: n)
+            Kernels.softmaxBackwardRows(a0, dS.pointer, rows: 1, cols: n)
+            // dq₀ = s·dS₀·K_h ; dK_h = s·dS₀ᵀ q₀ ; dV_h = A₀ᵀ dO₀ (rank-one, one row of dS).
+            BLAS.gemv(transA: true, m: n, n: dh, alpha: scale, a: last.kv.pointer + h * dh, lda: 2 * d, x: dS.pointer,
+                      y: dQKV.at(h * dh))
+            for j in 0..<n {
+                let ks = scale * dS[j], va = a0[j]
+                let row = dQKV.at(j * 3 * d)
+                for k in 0..<dh {
+                    row[d + h * dh + k] = ks * last.q0[h * dh + k]
+                    row[2 * d + h * dh + k] = va * dO0[h * dh + k]
+                }
+            }
+        }
+        chains.endLayer()
+
+        if c.depth > 1 {
+            let w = model.weights.blocks[lastLayer]
+            var dX = FloatBuffer(count: n * d)
+            let dZ1 = FloatBuffer(count: n * d)
+            w.qkv.weight.data.withUnsafeBufferPointer { wq in
+                BLAS.gemm(m: n, n: d, k: 3 * d, a: dQKV.pointer, lda: 3 * d, b: wq.baseAddress!, ldb: d, c: dZ1.pointer, ldc: d)
+            }
+            layerNormBackward(last.x.pointer, mean: last.ln1Mean.pointer, rstd: last.ln1Rstd.pointer, w.norm1,
+                              dout: dZ1.pointer, dx: dX.pointer, rows: n, accumulate: false)
+            Kernels.axpy(dX.pointer, dU0.pointer, scale: 1, count: d)
+
+            let work = BackwardScratch(tokens: n, dim: d, mlp: m)
+            let firstSlotBlock = c.depth - c.nLastBlocks
+            for l in stride(from: c.depth - 2, through: 0, by: -1) {
+                if l >= firstSlotBlock {
+                    let k = l - firstSlotBlock
+                    let inject = headSlotGradient(trace.slots[k], target: target, slot: k)
+                    Kernels.axpy(dX.pointer, inject.pointer, scale: 1, count: d)
+                }
+                if let norms {
+                    valueNorms(layer: l, values: trace.blocks[l].qkv.pointer + 2 * d, ld: 3 * d, tokens: n, into: norms)
+                }
+                dX = fullBlockBackward(layer: l, act: trace.blocks[l], dOut: dX, work: work, chains: chains,
+                                       norms: norms, inspector: inspector, needInputGradient: l > 0)
+            }
+        }
+
+        func vector(_ r: AttentionReductions, _ b: FloatBuffer) -> [Float]? { reductions.contains(r) ? b.array : nil }
+        return AttentionSummary(
+            logits: trace.logits, target: target, gridRows: trace.gridRows, gridCols: trace.gridCols,
+            valueNorm: valueNorm,
+            rawAttention: vector(.rawAttention, chains.rawAttention),
+            rollout: vector(.rollout, chains.rollout),
+            gradientSum: vector(.gradientSum, chains.gradientSum),
+            attentionGradientSum: vector(.attentionGradientSum, chains.attentionGradientSum),
+            genericChain: vector(.genericChain, chains.generic),
+            normChain: vector(.normChain, chains.norm),
+            lastLayerGradient: lastGradient.array)
+    }
+
+    /// G^L[h, 0, :] for an input without any deep backward: a forward (CLS-only last block) and the CLS-only backward
+    /// of the last block (reference §7.3 S4). Costs about one forward. Returns (logits, H × N gradient rows).
+    public func lastLayerGradient(_ image: ImageTensor, target: Int) throws -> (logits: [Float], gradient: [Float]) {
+        let img = try cropToPatchMultiple(image)
+        let out = runForwardKeepingLast(img)
+        let c = config
+        let n = out.tokens, d = c.dim, dh = c.headDim
+        let dOut0 = headSlotGradient(out.slots[c.nLastBlocks - 1], target: target, slot: c.nLastBlocks - 1)
+        let dU0 = FloatBuffer(count: d), dO0 = FloatBuffer(count: d)
+        lastBlockCLSBackward(out.last, dOut0: dOut0, dU0: dU0, dO0: dO0)
+        let g = FloatBuffer(count: c.numHeads * n)
+        for h in 0..<c.numHeads {
+            BLAS.gemv(m: n, n: dh, a: out.last.kv.pointer + d + h * dh, lda: 2 * d, x: dO0.pointer + h * dh, y: g.at(h * n))
+        }
+        return (out.logits, g.array)
+    }
+
+    /// A forward that keeps only the last block's state (for the CLS-only backward).
+    func runForwardKeepingLast(_ image: ImageTensor) -> (logits: [Float], last: LastBlockState, slots: [HeadSlot], tokens: Int) {
+        let out = runForward([image], keepTrace: false, edit: nil, keepLast: true)
+        return (out.logits[0], out.lastStates[0], out.slots[0], 1 + out.gridRows * out.gridCols)
+    }
+
+    /// ∂y_target/∂(CLS output of head slot k), through the final LayerNorm (reference §4.11, head).
+    func headSlotGradient(_ slot: HeadSlot, target: Int, slot k: Int) -> FloatBuffer {
+        let d = config.dim
+        let out = FloatBuffer(count: d)
+        let headRow = model.weights.head.weight.row(target)
+        let g = Array(headRow[(k * d)..<((k + 1) * d)])
+        var mean = slot.mean, rstd = slot.rstd
+        slot.token.withUnsafeBufferPointer { t in
+            g.withUnsafeBufferPointer { gp in
+                layerNormBackward(t.baseAddress!, mean: &mean, rstd: &rstd, model.weights.norm, dout: gp.baseAddress!,
+                                  dx: out.pointer, rows: 1, accumulate: false)
+            }
+        }
+        return out
+    }
+
+    /// The last block's backward at token 0, from ∂y/∂out₀ to ∂y/∂U₀ and ∂y/∂O₀ (the concatenated head outputs).
+    func lastBlockCLSBackward(_ s: LastBlockState, dOut0: FloatBuffer, dU0: FloatBuffer, dO0: FloatBuffer) {
+        let c = config, w = model.weights.blocks[c.depth - 1]
+        let d = c.dim, m = c.mlpDim
+        let g = FloatBuffer(count: d)
+        g.pointer.update(from: dOut0.pointer, count: d)
+        if let ls = w.layerScale2 { for i in 0..<d { g[i] *= ls[i] } }
+        let dHid = FloatBuffer(count: m)
+        w.fc2.weight.data.withUnsafeBufferPointer {
+            BLAS.gemv(transA: true, m: d, n: m, a: $0.baseAddress!, lda: m, x: g.pointer, y: dHid.pointer)
+        }
+        let dF1 = FloatBuffer(count: m)
+        Kernels.geluBackward(s.f10.pointer, dout: dHid.pointer, dx: dF1.pointer, count: m)
+        let dZ2 = FloatBuffer(count: d)
+        w.fc1.weight.data.withUnsafeBufferPointer {
+            BLAS.gemv(transA: true, m: m, n: d, a: $0.baseAddress!, lda: d, x: dF1.pointer, y: dZ2.pointer)
+        }
+        dU0.pointer.update(from: dOut0.pointer, count: d)
+        var mean = s.ln2Mean0, rstd = s.ln2Rstd0
+        layerNormBackward(s.u0.pointer, mean: &mean, rstd: &rstd, w.norm2, dout: dZ2.pointer, dx: dU0.pointer, rows: 1,
+                          accumulate: true)
+        g.pointer.update(from: dU0.pointer, count: d)
+        if let ls = w.layerScale1 { for i in 0..<d { g[i] *= ls[i] } }
+        w.proj.weight.data.withUnsafeBufferPointer {
+            BLAS.gemv(transA: true, m: d, n: d, a: $0.baseAddress!, lda: d, x: g.pointer, y: dO0.pointer)
+        }
+    }
+
+    /// The backward of one full block, given ∂y/∂(block output). Streams each head's A and G to the chains.
+    /// Returns ∂y/∂(block input), or an untouched buffer when `needInputGradient` is false (block 1).
+    func fullBlockBackward(layer l: Int, act: BlockActivations, dOut: FloatBuffer, work: BackwardScratch,
+                           chains: AttentionChains, norms: FloatBuffer?, inspector: AttentionInspector?,
+                           needInputGradient: Bool) -> FloatBuffer {
+        let c = config, w = model.weights.blocks[l]
+        let n = act.u.count / c.dim, d = c.dim, dh = c.headDim, m = c.mlpDim
+        let scale = 1 / Float(dh).squareRoot()
+        // MLP: dHid = (ls2 ⊙ dOut)·W_fc2, dF1 = dHid ⊙ GELU'(F1), dU = dOut + LN2ᵀ(dF1·W_fc1).
+        work.scaled.pointer.update(from: dOut.pointer, count: n * d)
+        if let ls = w.layerScale2 { ls.withUnsafeBufferPointer { Kernels.scaleColumns(work.scaled.pointer, scale: $0.baseAddress!, rows: n, cols: d) } }
+        w.fc2.weight.data.withUnsafeBufferPointer {
+            BLAS.gemm(m: n, n: m, k: d, a: work.scaled.pointer, lda: d, b: $0.baseAddress!, ldb: m, c: work.hidden.pointer, ldc: m)
+        }
+        Kernels.geluBackward(act.f1.pointer, dout: work.hidden.pointer, dx: work.hidden.pointer, count: n * m)
+        w.fc1.weight.data.withUnsafeBufferPointer {
+            BLAS.gemm(m: n, n: d, k: m, a: work.hidden.pointer, lda: m, b: $0.baseAddress!, ldb: d, c: work.normed.pointer, ldc: d)
+        }
+        let dU = work.dU
+        dU.pointer.update(from: dOut.pointer, count: n * d)
+        layerNormBackward(act.u.pointer, mean: act.ln2Mean.pointer, rstd: act.ln2Rstd.pointer, w.norm2,
+                          dout: work.normed.pointer, dx: dU.pointer, rows: n, accumulate: true)
+        // dO = (ls1 ⊙ dU)·W_proj.
+        work.scaled.pointer.update(from: dU.pointer, count: n * d)
+        if let ls = w.layerScale1 { ls.withUnsafeBufferPointer { Kernels.scaleColumns(work.scaled.pointer, scale: $0.baseAddress!, rows: n, cols: d) } }
+        let dO = work.dO
+        w.proj.weight.data.withUnsafeBufferPointer {
+            BLAS.gemm(m: n, n: d, k: d, a: work.scaled.pointer, lda: d, b: $0.baseAddress!, ldb: d, c: dO.pointer, ldc: d)
+        }
+        let qkv = act.qkv.pointer
+        let a = work.attention(n), g = work.gradient(n)
+        chains.beginLayer()
+        for h in 0..<c.numHeads {
+            // Recompute A_h rather than keep 12 layers of it (§7.3 S9).
+            attentionMatrix(qkv: qkv, head: h, tokens: n, into: a.pointer, scale: scale)
+            // G_h = dO_h · V_hᵀ: the hooked attention gradient.
+            BLAS.gemm(transB: true, m: n, n: n, k: dh, a: dO.pointer + h * dh, lda: d, b: qkv + 2 * d + h * dh, ldb: 3 * d,
+                      c: g.pointer, ldc: n)
+            let view = AttentionHeadView(layer: l, head: h, rows: n, tokens: n, attention: a.pointer, gradient: g.pointer,
+                                         valueNorms: norms.map { UnsafePointer($0.at(h * n)) })
+            inspector?(view)
+            chains.consume(view, isLast: false)
+            guard needInputGradient else { continue }
+            let dQKV = work.dQKV
+            BLAS.gemm(transA: true, m: n, n: dh, k: n, a: a.pointer, lda: n, b: dO.pointer + h * dh, ldb: d,
+                      c: dQKV.at(2 * d + h * dh), ldc: 3 * d)
+            Kernels.softmaxBackwardRows(a.pointer, g.pointer, rows: n, cols: n)
+            BLAS.gemm(m: n, n: dh, k: n, alpha: scale, a: g.pointer, lda: n, b: qkv + d + h * dh, ldb: 3 * d,
+                      c: dQKV.at(h * dh), ldc: 3 * d)
+            BLAS.gemm(transA: true, m: n, n: dh, k: n, alpha: scale, a: g.pointer, lda: n, b: qkv + h * dh, ldb: 3 * d,
+                      c: dQKV.at(d + h * dh), ldc: 3 * d)
+        }
+        chains.endLayer()
+        guard needInputGradient else { return dOut }
+        w.qkv.weight.data.withUnsafeBufferPointer {
+            BLAS.gemm(m: n, n: d, k: 3 * d, a: work.dQKV.pointer, lda: 3 * d, b: $0.baseAddress!, ldb: d,
+                      c: work.normed.pointer, ldc: d)
+        }
+        let dX = FloatBuffer(count: n * d)
+        dX.pointer.update(from: dU.pointer, count: n * d)
+        layerNormBackward(act.x.pointer, mean: act.ln1Mean.pointer, rstd: act.ln1Rstd.pointer, w.norm1,
+                          dout: work.normed.pointer, dx: dX.pointer, rows: n, accumulate: true)
+        return dX
+    }
+
+    /// ν̂[h, n] = ‖W_O⁽ʰ⁾ v_n‖ via the Gram matrix (§7.3 S5), for every head of one layer, into an H × N buffer.
+    func valueNorms(layer l: Int, values: UnsafePointer<Float>, ld: Int, tokens n: Int, into out: FloatBuffer) {
+        let dh = config.headDim
+        let t = FloatBuffer(count: n * dh)
+        for h in 0..<config.numHeads {
+            let v = values + h * dh
+            BLAS.gemm(m: n, n: dh, k: dh, a: v, lda: ld, b: valueGram[l][h].pointer, ldb: dh, c: t.pointer, ldc: dh)
+            let o = out.at(h * n)
+            for i in 0..<n {
+                var s: Float = 0
+                for k in 0..<dh { s += t[i * dh + k] * v[i * ld + k] }
+                o[i] = max(s, 0).squareRoot()
+            }
+        }
+    }
+}
+
+@inline(__always)
+func layerNormBackward(_ x: UnsafePointer<Float>, mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>,
+                       _ weights: LayerNormWeights, dout: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>, rows: Int,
+                       accumulate: Bool) {
+    weights.gamma.withUnsafeBufferPointer { g in
+        Kernels.layerNormBackward(x, mean: mean, rstd: rstd, gamma: g.baseAddress!, dout: dout, dx: dx, rows: rows,
+                                  cols: weights.gamma.count, accumulate: accumulate)
+    }
+}
+
+/// Working buffers of the full-block backward, reused across layers.
+final class BackwardScratch {
+    let scaled: FloatBuffer, normed: FloatBuffer, dU: FloatBuffer, dO: FloatBuffer, hidden: FloatBuffer, dQKV: FloatBuffer
+    private var a: FloatBuffer?, g: FloatBuffer?
+    init(tokens n: Int, dim d: Int, mlp m: Int) {
+        scaled = FloatBuffer(count: n * d)
+        normed = FloatBuffer(count: n * d)
+        dU = FloatBuffer(count: n * d)
+        dO = FloatBuffer(count: n * d)
+        hidden = FloatBuffer(count: n * m)
+        dQKV = FloatBuffer(count: n * 3 * d)
+    }
+    func attention(_ n: Int) -> FloatBuffer { if a == nil { a = FloatBuffer(count: n * n) }; return a! }
+    func gradient(_ n: Int) -> FloatBuffer { if g == nil { g = FloatBuffer(count: n * n) }; return g! }
+}

@@ -1,0 +1,236 @@
+import SNNAKernels
+
+/// y = x·Wᵀ + b for `rows` rows.
+@inline(__always)
+func linearForward(_ x: UnsafePointer<Float>, rows: Int, _ layer: LinearWeights, into out: UnsafeMutablePointer<Float>) {
+    layer.weight.data.withUnsafeBufferPointer { w in
+        BLAS.gemm(transB: true, m: rows, n: layer.outFeatures, k: layer.inFeatures, a: x, lda: layer.inFeatures,
+                  b: w.baseAddress!, ldb: layer.inFeatures, c: out, ldc: layer.outFeatures)
+    }
+    layer.bias.withUnsafeBufferPointer { Kernels.addBiasRows(out, bias: $0.baseAddress!, rows: rows, cols: layer.outFeatures) }
+}
+
+/// residual += scale ⊙ delta (scale per column, or 1 without LayerScale), for `rows` rows of `cols`.
+@inline(__always)
+func addResidual(_ residual: UnsafeMutablePointer<Float>, _ delta: UnsafeMutablePointer<Float>, scale: [Float]?,
+                 rows: Int, cols: Int) {
+    if let scale { scale.withUnsafeBufferPointer { Kernels.scaleColumns(delta, scale: $0.baseAddress!, rows: rows, cols: cols) } }
+    Kernels.axpy(residual, delta, scale: 1, count: rows * cols)
+}
+
+@inline(__always)
+func layerNorm(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>?,
+               rstd: UnsafeMutablePointer<Float>?, _ weights: LayerNormWeights, rows: Int, eps: Float) {
+    weights.gamma.withUnsafeBufferPointer { g in
+        weights.beta.withUnsafeBufferPointer { b in
+            Kernels.layerNormForward(x, out, mean: mean, rstd: rstd, gamma: g.baseAddress!, beta: b.baseAddress!,
+                                     rows: rows, cols: weights.gamma.count, eps: eps)
+        }
+    }
+}
+
+struct ForwardOutput {
+    var gridRows: Int
+    var gridCols: Int
+    var logits: [[Float]]
+    var blocks: [BlockActivations]
+    var lastStates: [LastBlockState]
+    var slots: [[HeadSlot]]
+}
+
+extension ViTEngine {
+    /// The forward pass of reference §1 for images of one (cropped) size. The last block runs for CLS only (§7.3 S3).
+    func runForward(_ images: [ImageTensor], keepTrace: Bool, edit: AttentionEdit?, keepLast: Bool = false) -> ForwardOutput {
+        let c = config
+        let batch = images.count
+        let (rows, cols) = grid(height: images[0].height, width: images[0].width)
+        let n = 1 + rows * cols, d = c.dim, m = c.mlpDim
+        let bn = batch * n
+        let z = embed(images, rows: rows, cols: cols)
+
+        var saved: [BlockActivations] = []
+        var slots = [[HeadSlot]](repeating: [], count: batch)
+        let scratch = keepTrace ? nil : BlockActivations(tokens: bn, dim: d, mlp: m)
+        let work = BlockScratch(tokens: bn, dim: d, mlp: m, attentionTokens: n)
+        let firstSlotBlock = c.depth - c.nLastBlocks
+        for l in 0..<(c.depth - 1) {
+            let act = scratch ?? BlockActivations(tokens: bn, dim: d, mlp: m)
+            fullBlockForward(layer: l, z: z, batch: batch, tokens: n, act: act, work: work, edit: edit)
+            if keepTrace { saved.append(act) }
+            if l >= firstSlotBlock {
+                for b in 0..<batch { slots[b].append(headSlot(z.at(b * n * d))) }
+            }
+        }
+        var lastStates: [LastBlockState] = []
+        var logits: [[Float]] = []
+        for b in 0..<batch {
+            let state = LastBlockState(tokens: n, dim: d, heads: c.numHeads, mlp: m)
+            state.x.pointer.update(from: z.at(b * n * d), count: n * d)
+            let out0 = lastBlockForward(state, tokens: n, edit: edit)
+            slots[b].append(headSlot(out0))
+            logits.append(headLogits(slots[b]))
+            if keepTrace || keepLast { lastStates.append(state) }
+        }
+        return ForwardOutput(gridRows: rows, gridCols: cols, logits: logits, blocks: saved, lastStates: lastStates, slots: slots)
+    }
+
+    /// Patch embedding as a GEMM over flattened patches, plus CLS and interpolated positions (reference §1.1–1.3).
+    func embed(_ images: [ImageTensor], rows: Int, cols: Int) -> FloatBuffer {
+        let c = config
+        let p = c.patchSize, d = c.dim, k = 3 * p * p
+        let n = 1 + rows * cols
+        let z = FloatBuffer(count: images.count * n * d)
+        let pos = positions(rows: rows, cols: cols)
+        let patches = FloatBuffer(count: rows * cols * k)
+        for (b, image) in images.enumerated() {
+            image.data.withUnsafeBufferPointer { px in
+                for r in 0..<rows {
+                    for cc in 0..<cols {
+                        let dst = patches.at((r * cols + cc) * k)
+                        for ch in 0..<3 {
+                            for i in 0..<p {
+                                let src = px.baseAddress! + (ch * image.height + r * p + i) * image.width + cc * p
+                                (dst + ch * p * p + i * p).update(from: src, count: p)
+                            }
+                        }
+                    }
+                }
+            }
+            let zb = z.at(b * n * d)
+            linearForward(patches.pointer, rows: rows * cols, model.weights.patchEmbed, into: zb + d)
+            for j in 0..<d { zb[j] = model.weights.clsToken[j] }
+            pos.data.withUnsafeBufferPointer { Kernels.axpy(zb, $0.baseAddress!, scale: 1, count: n * d) }
+        }
+        return z
+    }
+
+    /// One full pre-norm block, in place on z (B·N × D). Saves its activations into `act`.
+    func fullBlockForward(layer l: Int, z: FloatBuffer, batch: Int, tokens n: Int, act: BlockActivations,
+                          work: BlockScratch, edit: AttentionEdit?) {
+        let c = config, w = model.weights.blocks[l]
+        let d = c.dim, dh = c.headDim, bn = batch * n
+        act.x.pointer.update(from: z.pointer, count: bn * d)
+        layerNorm(act.x.pointer, work.normed.pointer, mean: act.ln1Mean.pointer, rstd: act.ln1Rstd.pointer, w.norm1,
+                  rows: bn, eps: c.layerNormEps)
+        linearForward(work.normed.pointer, rows: bn, w.qkv, into: act.qkv.pointer)
+        let scale = 1 / Float(dh).squareRoot()
+        for b in 0..<batch {
+            let qkv = act.qkv.at(b * n * 3 * d)
+            for h in 0..<c.numHeads {
+                attentionMatrix(qkv: qkv, head: h, tokens: n, into: work.attention.pointer, scale: scale)
+                edit?(l, h, work.attention.pointer, n, n)
+                // O_h = A_h · V_h, written into head h's column slice.
+                BLAS.gemm(m: n, n: dh, k: n, a: work.attention.pointer, lda: n, b: qkv + 2 * d + h * dh, ldb: 3 * d,
+                          c: work.heads.at(b * n * d + h * dh), ldc: d)
+            }
+        }
+        linearForward(work.heads.pointer, rows: bn, w.proj, into: work.delta.pointer)
+        act.u.pointer.update(from: act.x.pointer, count: bn * d)
+        addResidual(act.u.pointer, work.delta.pointer, scale: w.layerScale1, rows: bn, cols: d)
+        layerNorm(act.u.pointer, work.normed.pointer, mean: act.ln2Mean.pointer, rstd: act.ln2Rstd.pointer, w.norm2,
+                  rows: bn, eps: c.layerNormEps)
+        linearForward(work.normed.pointer, rows: bn, w.fc1, into: act.f1.pointer)
+        Kernels.geluForward(act.f1.pointer, work.hidden.pointer, count: bn * c.mlpDim)
+        linearForward(work.hidden.pointer, rows: bn, w.fc2, into: work.delta.pointer)
+        z.pointer.update(from: act.u.pointer, count: bn * d)
+        addResidual(z.pointer, work.delta.pointer, scale: w.layerScale2, rows: bn, cols: d)
+    }
+
+    /// A_h = softmax(scale · Q_h·K_hᵀ) for one image's fused qkv (N × 3D), into an N×N buffer.
+    func attentionMatrix(qkv: UnsafePointer<Float>, head h: Int, tokens n: Int, into a: UnsafeMutablePointer<Float>,
+                         scale: Float) {
+        let d = config.dim, dh = config.headDim
+        BLAS.gemm(transB: true, m: n, n: n, k: dh, a: qkv + h * dh, lda: 3 * d, b: qkv + d + h * dh, ldb: 3 * d,
+                  c: a, ldc: n)
+        Kernels.softmaxRows(a, rows: n, cols: n, scale: scale)
+    }
+
+    /// The last block for the CLS token only: K and V for all tokens, attention row 0, MLP at token 0.
+    /// Returns a pointer to the block's CLS output (inside the state's scratch).
+    func lastBlockForward(_ s: LastBlockState, tokens n: Int, edit: AttentionEdit?) -> UnsafeMutablePointer<Float> {
+        let c = config, w = model.weights.blocks[c.depth - 1]
+        let d = c.dim, dh = c.headDim, m = c.mlpDim
+        let normed = FloatBuffer(count: n * d)
+        layerNorm(s.x.pointer, normed.pointer, mean: s.ln1Mean.pointer, rstd: s.ln1Rstd.pointer, w.norm1, rows: n,
+                  eps: c.layerNormEps)
+        w.qkv.weight.data.withUnsafeBufferPointer { wq in
+            w.qkv.bias.withUnsafeBufferPointer { bq in
+                // K|V rows of the fused weight are contiguous: rows D..3D.
+                BLAS.gemm(transB: true, m: n, n: 2 * d, k: d, a: normed.pointer, lda: d, b: wq.baseAddress! + d * d,
+                          ldb: d, c: s.kv.pointer, ldc: 2 * d)
+                Kernels.addBiasRows(s.kv.pointer, bias: bq.baseAddress! + d, rows: n, cols: 2 * d)
+                BLAS.gemv(m: d, n: d, a: wq.baseAddress!, lda: d, x: normed.pointer, y: s.q0.pointer)
+                Kernels.axpy(s.q0.pointer, bq.baseAddress!, scale: 1, count: d)
+            }
+        }
+        let scale = 1 / Float(dh).squareRoot()
+        let heads = FloatBuffer(count: d)
+        for h in 0..<c.numHeads {
+            let a0 = s.attention0.at(h * n)
+            BLAS.gemv(m: n, n: dh, a: s.kv.pointer + h * dh, lda: 2 * d, x: s.q0.pointer + h * dh, y: a0)
+            Kernels.softmaxRows(a0, rows: 1, cols: n, scale: scale)
+            edit?(c.depth - 1, h, a0, 1, n)
+            BLAS.gemv(transA: true, m: n, n: dh, a: s.kv.pointer + d + h * dh, lda: 2 * d, x: a0, y: heads.at(h * dh))
+        }
+        let delta = FloatBuffer(count: max(d, m))
+        linearForward(heads.pointer, rows: 1, w.proj, into: delta.pointer)
+        s.u0.pointer.update(from: s.x.pointer, count: d)
+        addResidual(s.u0.pointer, delta.pointer, scale: w.layerScale1, rows: 1, cols: d)
+        var mean: Float = 0, rstd: Float = 0
+        layerNorm(s.u0.pointer, normed.pointer, mean: &mean, rstd: &rstd, w.norm2, rows: 1, eps: c.layerNormEps)
+        s.ln2Mean0 = mean
+        s.ln2Rstd0 = rstd
+        linearForward(normed.pointer, rows: 1, w.fc1, into: s.f10.pointer)
+        let hidden = FloatBuffer(count: m)
+        Kernels.geluForward(s.f10.pointer, hidden.pointer, count: m)
+        linearForward(hidden.pointer, rows: 1, w.fc2, into: delta.pointer)
+        s.output0.pointer.update(from: s.u0.pointer, count: d)
+        addResidual(s.output0.pointer, delta.pointer, scale: w.layerScale2, rows: 1, cols: d)
+        return s.output0.pointer
+    }
+
+    /// The CLS token of a block output, with the final LayerNorm's statistics, as the head reads it.
+    func headSlot(_ token: UnsafePointer<Float>) -> HeadSlot {
+        let d = config.dim
+        let values = Array(UnsafeBufferPointer(start: token, count: d))
+        var mean: Float = 0, rstd: Float = 0
+        var normed = [Float](repeating: 0, count: d)
+        normed.withUnsafeMutableBufferPointer { layerNorm(token, $0.baseAddress!, mean: &mean, rstd: &rstd, model.weights.norm, rows: 1, eps: config.layerNormEps) }
+        return HeadSlot(token: values, mean: mean, rstd: rstd)
+    }
+
+    /// y = W_head · [LN_f(cls_k)]_k + b (reference §1.5).
+    func headLogits(_ slots: [HeadSlot]) -> [Float] {
+        let d = config.dim
+        var feature = [Float](repeating: 0, count: config.featureDim)
+        feature.withUnsafeMutableBufferPointer { f in
+            for (k, slot) in slots.enumerated() {
+                slot.token.withUnsafeBufferPointer { t in
+                    layerNorm(t.baseAddress!, f.baseAddress! + k * d, mean: nil, rstd: nil, model.weights.norm, rows: 1,
+                              eps: config.layerNormEps)
+                }
+            }
+        }
+        var logits = [Float](repeating: 0, count: config.numClasses)
+        feature.withUnsafeBufferPointer { f in
+            logits.withUnsafeMutableBufferPointer { linearForward(f.baseAddress!, rows: 1, model.weights.head, into: $0.baseAddress!) }
+        }
+        return logits
+    }
+}
+
+/// Per-call scratch for full blocks (not saved for the backward).
+final class BlockScratch {
+    let normed: FloatBuffer     // B·N × D
+    let heads: FloatBuffer      // B·N × D, concatenated head outputs
+    let delta: FloatBuffer      // B·N × D, a sublayer's output before the residual
+    let hidden: FloatBuffer     // B·N × M
+    let attention: FloatBuffer  // N × N
+    init(tokens: Int, dim: Int, mlp: Int, attentionTokens n: Int) {
+        normed = FloatBuffer(count: tokens * dim)
+        heads = FloatBuffer(count: tokens * dim)
+        delta = FloatBuffer(count: tokens * dim)
+        hidden = FloatBuffer(count: tokens * mlp)
+        attention = FloatBuffer(count: n * n)
+    }
+}

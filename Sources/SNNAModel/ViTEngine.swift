@@ -1,0 +1,133 @@
+import SNNAKernels
+
+/// The inference engine over one model: batched prediction, traced forward, backward of one logit down to every
+/// layer's post-softmax attention, and the CLS-only gradient of the last layer for noisy and scaled inputs.
+/// Stateless between calls apart from read-only caches, so one engine serves many frames.
+public final class ViTEngine: @unchecked Sendable {
+    public let model: ViTModel
+    public var config: ViTConfig { model.config }
+    /// Per layer, per head: W_O⁽ʰ⁾ᵀ·W_O⁽ʰ⁾ (dh × dh), so value norms cost a dh-wide product (reference §7.3 S5).
+    let valueGram: [[FloatBuffer]]
+
+    public init(model: ViTModel) throws {
+        try ViTEngine.validate(model)
+        self.model = model
+        let c = model.config
+        let d = c.dim, dh = c.headDim
+        valueGram = model.weights.blocks.map { block in
+            (0..<c.numHeads).map { h in
+                let gram = FloatBuffer(count: dh * dh)
+                block.proj.weight.data.withUnsafeBufferPointer { w in
+                    let wh = w.baseAddress! + h * dh
+                    BLAS.gemm(transA: true, m: dh, n: dh, k: d, a: wh, lda: d, b: wh, ldb: d, c: gram.pointer, ldc: dh)
+                }
+                return gram
+            }
+        }
+    }
+
+    /// Shapes must agree with the configuration; a model file that passed the loader always does.
+    static func validate(_ model: ViTModel) throws {
+        let c = model.config, w = model.weights
+        let d = c.dim, m = c.mlpDim, p = c.patchSize
+        func check(_ ok: Bool, _ what: @autoclosure () -> String) throws {
+            if !ok { throw EngineError("invalid model: \(what())") }
+        }
+        try check(c.depth >= 1 && c.numHeads >= 1 && d >= 1 && d % c.numHeads == 0, "dim \(d) is not a multiple of heads \(c.numHeads)")
+        try check(c.nLastBlocks >= 1 && c.nLastBlocks <= c.depth, "n_last_blocks \(c.nLastBlocks) not in 1…\(c.depth)")
+        try check(w.blocks.count == c.depth, "\(w.blocks.count) blocks, expected \(c.depth)")
+        try check(w.clsToken.count == d, "cls_token has \(w.clsToken.count) values, expected \(d)")
+        try check(w.posEmbed.rows == 1 + c.gridSize * c.gridSize && w.posEmbed.cols == d, "pos_embed shape")
+        try check(w.patchEmbed.weight.rows == d && w.patchEmbed.weight.cols == 3 * p * p, "patch_embed shape")
+        try check(w.head.weight.rows == c.numClasses && w.head.weight.cols == c.featureDim,
+                  "head.weight is \(w.head.weight.rows)×\(w.head.weight.cols), expected \(c.numClasses)×\(c.featureDim)")
+        try check(c.labels.count == c.numClasses, "\(c.labels.count) labels for \(c.numClasses) classes")
+        try check(c.mean.count == 3 && c.std.count == 3 && c.std.allSatisfy { $0 > 0 }, "mean/std must be 3 values, std > 0")
+        for (i, b) in w.blocks.enumerated() {
+            try check(b.qkv.weight.rows == 3 * d && b.qkv.weight.cols == d, "blocks.\(i).attn.qkv.weight shape")
+            try check(b.proj.weight.rows == d && b.proj.weight.cols == d, "blocks.\(i).attn.proj.weight shape")
+            try check(b.fc1.weight.rows == m && b.fc1.weight.cols == d, "blocks.\(i).mlp.fc1.weight shape")
+            try check(b.fc2.weight.rows == d && b.fc2.weight.cols == m, "blocks.\(i).mlp.fc2.weight shape")
+            try check(b.norm1.gamma.count == d && b.norm2.gamma.count == d, "blocks.\(i) norm shapes")
+            try check((b.layerScale1?.count ?? d) == d && (b.layerScale2?.count ?? d) == d, "blocks.\(i) LayerScale shapes")
+        }
+    }
+
+    /// The patch grid of an image of this size after the top-left crop to a multiple of the patch.
+    public func grid(height: Int, width: Int) -> (rows: Int, cols: Int) {
+        (height / config.patchSize, width / config.patchSize)
+    }
+
+    /// Crops the top-left corner to a multiple of the patch (reference §3.1); refuses images smaller than one patch.
+    public func cropToPatchMultiple(_ image: ImageTensor) throws -> ImageTensor {
+        let p = config.patchSize
+        guard image.channels == 3 else { throw EngineError("the model needs 3 colour channels, got \(image.channels)") }
+        guard image.height >= p && image.width >= p else {
+            throw EngineError("image \(image.width)×\(image.height) is smaller than one \(p)×\(p) patch")
+        }
+        return image.croppedTopLeft(height: image.height - image.height % p, width: image.width - image.width % p)
+    }
+
+    /// Raw logits for a batch of images. Images of one size share every GEMM (B·N rows).
+    public func predict(_ images: [ImageTensor], attentionEdit: AttentionEdit? = nil) throws -> [[Float]] {
+        var results = [[Float]](repeating: [], count: images.count)
+        let cropped = try images.map { try cropToPatchMultiple($0) }
+        var groups: [String: [Int]] = [:]
+        for (i, img) in cropped.enumerated() { groups["\(img.height)x\(img.width)", default: []].append(i) }
+        for indices in groups.values.sorted(by: { $0[0] < $1[0] }) {
+            let out = runForward(indices.map { cropped[$0] }, keepTrace: false, edit: attentionEdit)
+            for (k, i) in indices.enumerated() { results[i] = out.logits[k] }
+        }
+        return results
+    }
+
+    /// A forward that keeps what the backward needs (one image).
+    public func trace(_ image: ImageTensor, attentionEdit: AttentionEdit? = nil) throws -> ForwardTrace {
+        let img = try cropToPatchMultiple(image)
+        let out = runForward([img], keepTrace: true, edit: attentionEdit)
+        let (rows, cols) = grid(height: img.height, width: img.width)
+        return ForwardTrace(logits: out.logits[0], gridRows: rows, gridCols: cols, blocks: out.blocks,
+                            last: out.lastStates[0], slots: out.slots[0])
+    }
+
+    /// Positional embeddings for a grid; depends only on the size, so it is computed once per resolution.
+    func positions(rows: Int, cols: Int) -> Matrix {
+        positionCache.value(rows: rows, cols: cols) {
+            PositionalEmbedding.interpolate(model.weights.posEmbed, gridSize: config.gridSize, rows: rows, cols: cols,
+                                            mode: config.positionalInterpolation)
+        }
+    }
+    let positionCache = PositionCache()
+}
+
+/// A tiny lock-protected cache of interpolated positional embeddings by grid size.
+final class PositionCache: @unchecked Sendable {
+    private var entries: [Int: Matrix] = [:]
+    private let lock = NSLockLike()
+
+    func value(rows: Int, cols: Int, make: () -> Matrix) -> Matrix {
+        let key = rows << 20 | cols
+        if let hit = lock.withLock({ entries[key] }) { return hit }
+        let made = make()
+        lock.withLock { entries[key] = made }
+        return made
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+/// A pthread mutex, to avoid pulling Foundation into the engine.
+final class NSLockLike: @unchecked Sendable {
+    private var mutex = pthread_mutex_t()
+    init() { pthread_mutex_init(&mutex, nil) }
+    deinit { pthread_mutex_destroy(&mutex) }
+    func withLock<T>(_ body: () throws -> T) rethrows -> T {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        return try body()
+    }
+}
+#else
+import Foundation
+typealias NSLockLike = NSLock
+#endif

@@ -1,0 +1,73 @@
+import ArgumentParser
+import Foundation
+import SNNAKernels
+import SNNAMedia
+import SNNAModel
+
+/// Prints one clear line on stderr and exits non-zero: the contract for every bad input.
+func fail(_ message: String) -> ExitCode {
+    FileHandle.standardError.write(Data("snna: error: \(message)\n".utf8))
+    return ExitCode(1)
+}
+
+/// Runs a command body, turning the project's errors into one stderr line and exit status 1.
+func reportingErrors(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let e as ExitCode {
+        throw e
+    } catch let e as EngineError {
+        throw fail(e.message)
+    } catch let e as MediaError {
+        throw fail(e.message)
+    } catch let e as SafeTensorsError {
+        throw fail(e.message)
+    } catch let e as CLIError {
+        throw fail(e.message)
+    } catch {
+        throw fail("\(error)")
+    }
+}
+
+struct CLIError: Error {
+    let message: String
+    init(_ message: String) { self.message = message }
+}
+
+/// An image made ready for a model: resized (short side, Pillow bicubic), cropped to the patch grid from the top
+/// left, and normalized. `photo` is the same crop in RGB, the background of the heat maps.
+struct PreparedImage {
+    let photo: RGBImage
+    let tensor: ImageTensor
+
+    init(path: String, config: ViTConfig) throws {
+        var image = try ImageDecoder.decode(path: path)
+        let p = config.patchSize
+        let size = PILResize.targetSize(width: image.width, height: image.height, shortSide: config.inputShortSide)
+        if size.width != image.width || size.height != image.height {
+            image = PILResize.resize(image, width: size.width, height: size.height)
+        }
+        let h = image.height - image.height % p, w = image.width - image.width % p
+        guard h >= p && w >= p else {
+            throw CLIError("image '\(path)' (\(image.width)×\(image.height) after resizing) is smaller than one \(p)×\(p) patch")
+        }
+        var cropped = RGBImage(width: w, height: h)
+        for y in 0..<h {
+            for x in 0..<(w * 3) { cropped.pixels[y * w * 3 + x] = image.pixels[y * image.width * 3 + x] }
+        }
+        photo = cropped
+        tensor = ImageTensor(channels: 3, height: h, width: w,
+                             data: ImageTensorizer.normalize(cropped, mean: config.mean, std: config.std))
+    }
+}
+
+/// Writes data to a path, or to stdout for "-", creating parent folders.
+func writeOutput(_ data: Data, to path: String) throws {
+    if path == "-" {
+        FileHandle.standardOutput.write(data)
+        return
+    }
+    let url = URL(fileURLWithPath: path)
+    try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+    do { try data.write(to: url, options: .atomic) } catch { throw CLIError("cannot write '\(path)': \(error.localizedDescription)") }
+}

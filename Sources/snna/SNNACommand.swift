@@ -1,0 +1,9 @@
+import ArgumentParser
+
+@main
+struct SNNACommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "snna",
+        abstract: "Predict driving actions with a ViT and explain them with SNNA heatmaps.",
+        subcommands: [ExplainCommand.self, ModelCommand.self])
+}
