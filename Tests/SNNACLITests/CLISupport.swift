@@ -165,7 +165,6 @@ enum Fixtures {
                                + ["--labels", labels.joined(separator: ","), "--seed", String(seed)] + extra
                                + ["-o", path], in: folder)
         guard run.status == 0, fileExists(path) else {
-            Issue.record("model random failed: \(run)")
             throw CLITestError.failed("model random failed: \(run)")
         }
         return path
