@@ -2,10 +2,11 @@ import CFFmpeg
 
 /// Process-wide FFmpeg details shared by the decoders.
 enum FFmpegSupport {
-    /// FFmpeg logs straight to stderr (e.g. "deprecated pixel format used" for every JPEG); a daemon's journal
-    /// should only carry what we report ourselves. A `static let` runs exactly once, even across threads.
+    /// FFmpeg logs straight to stderr (e.g. "deprecated pixel format used" for every JPEG, "Invalid PNG signature"
+    /// for a bad file); our own errors already carry FFmpeg's reason, in one line that names the file, so only fatal
+    /// messages get through. A `static let` runs exactly once, even across threads.
     private static let quietOnce: Void = {
-        av_log_set_level(AV_LOG_ERROR)
+        av_log_set_level(AV_LOG_FATAL)
     }()
 
     static func quietLog() {

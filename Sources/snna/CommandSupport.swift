@@ -61,13 +61,53 @@ struct PreparedImage {
     }
 }
 
-/// Writes data to a path, or to stdout for "-", creating parent folders.
-func writeOutput(_ data: Data, to path: String) throws {
+/// Checks, without creating anything, that a folder could be created or used at `path`: its first existing ancestor
+/// must be a writable folder. So a bad output path fails before the compute, and a failed run leaves nothing behind.
+func checkFolderLocation(_ path: String, option: String, naming given: String? = nil) throws {
+    let shown = given ?? path
+    var url = URL(fileURLWithPath: path).standardizedFileURL
+    while true {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else {
+                throw CLIError("\(option) '\(shown)': '\(url.path)' is a file, not a folder")
+            }
+            guard access(url.path, W_OK) == 0 else {
+                throw CLIError("\(option) '\(shown)': folder '\(url.path)' is not writable")
+            }
+            return
+        }
+        let parent = url.deletingLastPathComponent()
+        if parent.path == url.path { return }
+        url = parent
+    }
+}
+
+/// The same check for a file's folder; "-" (stdout) needs nothing.
+func checkOutputFile(_ path: String, option: String) throws {
+    guard path != "-" else { return }
+    try checkFolderLocation(URL(fileURLWithPath: path).deletingLastPathComponent().path, option: option, naming: path)
+}
+
+/// Creates a folder (and its parents) for an output option, or explains why it cannot.
+func createFolder(_ path: String, option: String) throws {
+    do {
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    } catch {
+        throw CLIError("cannot create folder '\(path)' for \(option): \((error as NSError).localizedDescription)")
+    }
+}
+
+/// Writes data to a path (atomically: a temporary name, then a rename), or to stdout for "-".
+func writeOutput(_ data: Data, to path: String, option: String) throws {
     if path == "-" {
         FileHandle.standardOutput.write(data)
         return
     }
-    let url = URL(fileURLWithPath: path)
-    try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-    do { try data.write(to: url, options: .atomic) } catch { throw CLIError("cannot write '\(path)': \(error.localizedDescription)") }
+    try createFolder(URL(fileURLWithPath: path).deletingLastPathComponent().path, option: option)
+    do {
+        try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+    } catch {
+        throw CLIError("cannot write \(option) '\(path)': \((error as NSError).localizedDescription)")
+    }
 }

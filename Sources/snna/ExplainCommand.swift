@@ -59,6 +59,10 @@ struct ExplainCommand: ParsableCommand {
                 throw CLIError("unknown --value-norm '\(valueNorm)' (use row or column)")
             }
             if let samples, samples < 1 { throw CLIError("--samples must be at least 1") }
+            if let threads, threads < 1 { throw CLIError("--threads must be at least 1") }
+            // Fail on unwritable outputs before minutes of compute, and write nothing until all is computed.
+            if let json { try checkOutputFile(json, option: "--json") }
+            if let png { try checkFolderLocation(png, option: "--png") }
             if steps < 1 { throw CLIError("--steps must be at least 1") }
             let vit = try ModelFile.load(path: model)
             let target = try parseClass(vit.config)
@@ -68,18 +72,19 @@ struct ExplainCommand: ParsableCommand {
                                              seed: seed, valueNorm: norm)
             let explainer = Explainer(engine: try ViTEngine(model: vit))
             let result = try explainer.explain(prepared.tensor, methods: methods, options: options)
+            if let png { try writePNGs(result, photo: prepared.photo, patch: vit.config.patchSize, to: png) }
             if let json {
                 try writeOutput(try ExplanationJSON.encode(result, model: vit.config, image: image, options: options),
-                                to: json)
+                                to: json, option: "--json")
             }
-            if let png { try writePNGs(result, photo: prepared.photo, patch: vit.config.patchSize, to: png) }
             if json != "-" { printSummary(result, config: vit.config) }
         }
     }
 
     func parseMethods() throws -> [ExplanationMethod] {
         let names = method.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
-        if names.isEmpty { return [.snna] }
+        if method.isEmpty { return [.snna] }
+        guard !names.isEmpty, names.allSatisfy({ !$0.isEmpty }) else { throw CLIError("--method needs a method name") }
         var out: [ExplanationMethod] = []
         for name in names {
             if name.lowercased() == "all" {
@@ -109,11 +114,7 @@ struct ExplainCommand: ParsableCommand {
     }
 
     func writePNGs(_ result: ExplanationResult, photo: RGBImage, patch: Int, to dir: String) throws {
-        do {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        } catch {
-            throw CLIError("cannot create folder '\(dir)': \(error.localizedDescription)")
-        }
+        try createFolder(dir, option: "--png")
         for (method, values) in result.maps {
             let (overlay, bare) = Heatmap.render(map: values, rows: result.gridRows, cols: result.gridCols,
                                                  patchSize: patch, photo: photo)
@@ -124,14 +125,15 @@ struct ExplainCommand: ParsableCommand {
 
     func printSummary(_ result: ExplanationResult, config: ViTConfig) {
         var lines = ["input \(result.inputWidth)×\(result.inputHeight), grid \(result.gridCols)×\(result.gridRows), seed \(result.seed)"]
+        let width = max(12, config.labels.map(\.count).max() ?? 0)
+        func pad(_ s: String) -> String { s.padding(toLength: width, withPad: " ", startingAt: 0) }
         for (i, label) in config.labels.enumerated() {
             let mark = i == result.target ? "  ← explained" : ""
-            lines.append(String(format: "  %-16@ logit %9.4f  p %.4f%@", label as NSString, result.logits[i],
-                                result.probabilities[i], mark as NSString))
+            lines.append("  \(pad(label))  logit \(String(format: "%9.4f", result.logits[i]))  p \(String(format: "%.4f", result.probabilities[i]))\(mark)")
         }
         for (method, values) in result.maps {
             let lo = values.min() ?? 0, hi = values.max() ?? 0
-            lines.append(String(format: "  %-11@ min %.4g max %.4g", method.rawValue as NSString, lo, hi))
+            lines.append("  \(pad(method.rawValue))  min \(String(format: "%.4g", lo))  max \(String(format: "%.4g", hi))")
         }
         print(lines.joined(separator: "\n"))
     }

@@ -210,7 +210,8 @@ struct ExplainDoc {
         guard let list = value as? [Any] else { return nil }
         var out: [Double] = []
         for element in list {
-            guard let n = element as? NSNumber, !(element is Bool), !(element is String) else { return nil }
+            // (No `is Bool` check: on Linux an NSNumber 0 or 1 from JSONSerialization also casts to Bool.)
+            guard !(element is String), let n = element as? NSNumber else { return nil }
             out.append(n.doubleValue)
         }
         return out

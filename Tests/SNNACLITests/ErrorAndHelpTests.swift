@@ -1,4 +1,5 @@
 import Foundation
+import SNNAMedia
 import Testing
 
 /// Bad inputs to `snna explain`, each with what its one error line must mention.
@@ -96,6 +97,43 @@ struct ErrorAndHelpTests {
         }
     }
 
+    @Test("a --png folder that cannot be made: exit 1, one line naming it, and no JSON left behind")
+    func unwritablePNGFolder() throws {
+        try withTemporaryFolder { dir in
+            let model = try Fixtures.tinyModel(in: dir)
+            let image = try Fixtures.gradientPNG(in: dir)
+            let blocker = "\(dir)/blocker"
+            try Data("a plain file".utf8).write(to: URL(fileURLWithPath: blocker))
+            for png in [blocker, "\(blocker)/sub"] {
+                let json = "\(dir)/out-\(UUID().uuidString).json"
+                let run = try SNNA.run(["explain", "--model", model, "--image", image, "--method", "rawatt",
+                                        "--json", json, "--png", png, "--seed", "1"], in: dir)
+                #expect(run.status == 1, "\(run)")
+                #expect(run.errLines.count == 1 && run.err.hasPrefix("snna: error:"), "\(run)")
+                #expect(run.err.contains(png), "the error does not name the --png folder: \(run)")
+                #expect(!fileExists(json), "a failed run left its JSON behind (--png \(png))")
+            }
+        }
+    }
+
+    @Test("a --json path whose folder cannot be made: exit 1, one line naming the path, no PNGs")
+    func unwritableJSONFolder() throws {
+        try withTemporaryFolder { dir in
+            let model = try Fixtures.tinyModel(in: dir)
+            let image = try Fixtures.gradientPNG(in: dir)
+            let blocker = "\(dir)/blocker"
+            try Data("a plain file".utf8).write(to: URL(fileURLWithPath: blocker))
+            let json = "\(blocker)/out.json", png = "\(dir)/maps"
+            let run = try SNNA.run(["explain", "--model", model, "--image", image, "--method", "rawatt",
+                                    "--json", json, "--png", png, "--seed", "1"], in: dir)
+            #expect(run.status == 1, "\(run)")
+            #expect(run.errLines.count == 1 && run.err.hasPrefix("snna: error:"), "\(run)")
+            #expect(run.err.contains(json), "the error does not name the --json path: \(run)")
+            #expect(!run.err.contains("Error Domain="), "a raw NSError reached the user: \(run)")
+            #expect(!fileExists(png), "PNGs were written although the JSON failed")
+        }
+    }
+
     @Test("--json - with a bad input prints nothing on stdout")
     func badInputWithStdoutJSON() throws {
         try withTemporaryFolder { dir in
@@ -121,6 +159,15 @@ struct ErrorAndHelpTests {
             #expect(doc.inputSize == [8, 8])
             #expect(doc.grid == [1, 1])
             #expect(doc.map("snna")?.count == 1)
+            // A one-patch (constant) map still renders, and relative output paths resolve in the working folder.
+            let rel = try SNNA.run(["explain", "--model", model, "--image", image, "--method", "all", "--seed", "1",
+                                    "--json", "rel/out.json", "--png", "rel/maps"], in: dir)
+            #expect(rel.status == 0, "\(rel)")
+            #expect(fileExists("\(dir)/rel/out.json"))
+            for method in allMethods {
+                let bare = try ImageDecoder.decode(path: "\(dir)/rel/maps/\(method)_heatmap.png")
+                #expect(bare.width == 8 && bare.height == 8, "\(method)_heatmap.png is \(bare.width)×\(bare.height)")
+            }
             // And the model format refuses an input short side below the patch, the only other way there.
             let refused = try SNNA.run(["model", "random", "--patch", "8", "--dim", "16", "--depth", "1", "--heads", "2",
                                         "--input-short-side", "4", "-o", "\(dir)/x.safetensors"], in: dir)

@@ -37,7 +37,7 @@ struct ExplainCommandTests {
             let probabilities = try #require(ExplainDoc.numbers(r["probabilities"]), "probabilities are not all numbers")
             #expect(logits.count == 4)
             #expect(probabilities.count == 4)
-            #expect(logits.allSatisfy(\.isFinite))
+            #expect(logits.allSatisfy { $0.isFinite })
             for (z, p) in zip(logits, probabilities) {
                 #expect(abs(p - 1 / (1 + exp(-z))) <= 1e-6, "p \(p) is not sigmoid(\(z))")
             }
@@ -58,7 +58,7 @@ struct ExplainCommandTests {
             for method in allMethods {
                 let values = try #require(doc.map(method), "\(method) is not a list of numbers")
                 #expect(values.count == 8 * 14, "\(method) has \(values.count) values")
-                #expect(values.allSatisfy(\.isFinite), "\(method) has non-finite values")
+                #expect(values.allSatisfy { $0.isFinite }, "\(method) has non-finite values")
                 #expect(Set(values).count > 1, "\(method) is a constant map")
             }
 
@@ -107,6 +107,8 @@ struct ExplainCommandTests {
             let seed = try #require(drawn.seed)
             let replay = try explainJSON(model: model, image: image, in: dir, ["--method", "snna", "--seed", String(seed)])
             #expect(drawn.map("snna") == replay.map("snna"), "replaying the recorded seed \(seed) differs")
+            let drawnAgain = try explainJSON(model: model, image: image, in: dir, ["--method", "snna"])
+            #expect(drawnAgain.seed != nil && drawnAgain.seed != seed, "two runs without --seed drew the same seed \(seed)")
         }
     }
 
