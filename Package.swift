@@ -1,8 +1,15 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Hot C loops are compiled for the building machine: snna is built from source where it runs.
-let fastC: [CSetting] = [.unsafeFlags(["-O3", "-march=native", "-ffast-math", "-fveclib=libmvec"])]
+// Hot C loops: vectorised with AVX2/FMA (x86-64-v3, any x86 server of the last decade) rather than -march=native, so
+// a binary built on one machine runs on another; fast-math for reassociation and libmvec's vector expf/erff, but
+// keeping IEEE infinities (the softmax starts its max at -inf).
+#if arch(x86_64)
+let cpuFlags = ["-march=x86-64-v3"]
+#else
+let cpuFlags: [String] = []
+#endif
+let fastC: [CSetting] = [.unsafeFlags(["-O3"] + cpuFlags + ["-ffast-math", "-fno-finite-math-only", "-fveclib=libmvec"])]
 let swift6: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 
 let package = Package(

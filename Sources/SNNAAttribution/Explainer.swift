@@ -63,6 +63,9 @@ public struct Explainer: Sendable {
         let reductions = methods.reduce(into: AttentionReductions()) { $0.formUnion($1.reductions) }
         let summary = engine.backward(trace, target: target, reductions: reductions, valueNorm: options.valueNorm)
 
+        // SNNA and SmoothGrad draw the same noise sequence from the seed, so their common samples are computed once.
+        var noisy = NoisyGradients(engine: engine, input: input, target: target, options: options,
+                                   clean: summary.lastLayerGradient)
         var maps: [(ExplanationMethod, [Float])] = []
         for method in methods {
             let values: [Float]
@@ -74,15 +77,17 @@ public struct Explainer: Sendable {
             case .genericatt: values = Attribution.genericAtt(summary)
             case .normatt: values = Attribution.normAtt(summary)
             case .attig:
+                // α = 1 is the clean input, whose gradient the clean pass already has.
                 let grads = try Attribution.integrationSteps(options.steps).map { alpha in
-                    try engine.lastLayerGradient(scaled(input, by: alpha), target: target).gradient
+                    alpha == 1 ? summary.lastLayerGradient
+                        : try engine.lastLayerGradient(scaled(input, by: alpha), target: target).gradient
                 }
                 values = Attribution.attIG(summary, scaledGradients: grads, heads: c.numHeads)
             case .smoothgrad:
-                values = Attribution.smoothGrad(summary, noisyGradients: try noisyGradients(input, summary, method, options),
+                values = Attribution.smoothGrad(summary, noisyGradients: try noisy.first(options.samples(for: method)),
                                                 heads: c.numHeads)
             case .snna:
-                values = Attribution.snna(summary, noisyGradients: try noisyGradients(input, summary, method, options),
+                values = Attribution.snna(summary, noisyGradients: try noisy.first(options.samples(for: method)),
                                           heads: c.numHeads)
             }
             maps.append((method, values))
@@ -92,25 +97,40 @@ public struct Explainer: Sendable {
                                  maps: maps)
     }
 
-    /// G^L[h, 0, :] for x + ε_i, i = 1…m, with the same target (§4.9 step 6).
-    func noisyGradients(_ input: ImageTensor, _ summary: AttentionSummary, _ method: ExplanationMethod,
-                        _ options: ExplanationOptions) throws -> [[Float]] {
-        let sigma = NoiseSampler.sigma(for: input.data, fraction: options.sigmaFraction)
-        let m = options.samples(for: method)
-        // Without noise every sample is the clean input, whose last-layer gradient the clean pass already has.
-        if sigma == 0 { return [summary.lastLayerGradient] }
-        var sampler = NoiseSampler(seed: options.seed, sigma: sigma)
-        return try (0..<m).map { _ in
-            var noisy = input
-            let noise = sampler.next(count: input.data.count)
-            for i in noisy.data.indices { noisy.data[i] += noise[i] }
-            return try engine.lastLayerGradient(noisy, target: summary.target).gradient
-        }
-    }
-
     func scaled(_ input: ImageTensor, by alpha: Float) -> ImageTensor {
         var out = input
         for i in out.data.indices { out.data[i] *= alpha }
         return out
+    }
+}
+
+/// G^L[h, 0, :] of x + ε_i for i = 1, 2, … with the same target (§4.9 step 6), computed on demand and kept, so a
+/// method asking for m samples reuses those another method already drew from the same seed.
+struct NoisyGradients {
+    let engine: ViTEngine
+    let input: ImageTensor
+    let target: Int
+    let clean: [Float]
+    private var sampler: NoiseSampler
+    private var computed: [[Float]] = []
+
+    init(engine: ViTEngine, input: ImageTensor, target: Int, options: ExplanationOptions, clean: [Float]) {
+        self.engine = engine
+        self.input = input
+        self.target = target
+        self.clean = clean
+        sampler = NoiseSampler(seed: options.seed, sigma: NoiseSampler.sigma(for: input.data, fraction: options.sigmaFraction))
+    }
+
+    mutating func first(_ m: Int) throws -> [[Float]] {
+        // Without noise every sample is the clean input, whose gradient the clean pass already has.
+        if sampler.sigma == 0 { return [clean] }
+        while computed.count < m {
+            var noisy = input
+            let noise = sampler.next(count: input.data.count)
+            for i in noisy.data.indices { noisy.data[i] += noise[i] }
+            computed.append(try engine.lastLayerGradient(noisy, target: target).gradient)
+        }
+        return Array(computed.prefix(m))
     }
 }

@@ -37,9 +37,6 @@ public enum ExplanationMethod: String, Sendable, CaseIterable, Codable {
     /// Whether the map depends on the random noise seed.
     public var usesNoise: Bool { self == .smoothgrad || self == .snna }
 
-    /// Whether the map depends on the explained class (RawAtt and Rollout do not).
-    public var isClassSpecific: Bool { self != .rawatt && self != .rollout }
-
     /// The authors' default number of noise samples (§4.8: 25, §4.9: 3).
     public var defaultSamples: Int? {
         switch self {

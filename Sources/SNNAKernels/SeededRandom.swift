@@ -28,7 +28,7 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
         return result
     }
 
-    /// Uniform in the open interval (0, 1), 24 bits of mantissa.
+    /// Uniform in the open interval (0, 1), 53 bits of mantissa.
     public mutating func uniformOpen() -> Double {
         (Double(next() >> 11) + 0.5) / 9_007_199_254_740_992.0
     }

@@ -48,14 +48,16 @@ public struct AttentionSummary: Sendable {
 }
 
 /// One head's attention and its gradient as the backward streams them (layer l 0-based). `rows` is N for full
-/// blocks and 1 for the CLS-only last block, whose other rows of G are exactly zero (§7.3 S3).
+/// blocks and 1 for the CLS-only last block, whose other rows of G are exactly zero (§7.3 S3). The pointers are
+/// valid only while the consumer or inspector that receives the view runs. `gradient` is nil on passes that read
+/// attention only (RawAtt, Rollout); `valueNorms` (ν̂[h, ·], N values) only when a norm chain is requested.
 public struct AttentionHeadView {
     public let layer: Int
     public let head: Int
     public let rows: Int
     public let tokens: Int
     public let attention: UnsafePointer<Float>
-    public let gradient: UnsafePointer<Float>
+    public let gradient: UnsafePointer<Float>?
     public let valueNorms: UnsafePointer<Float>?
 }
 
@@ -98,20 +100,21 @@ final class AttentionChains {
 
     func consume(_ v: AttentionHeadView, isLast: Bool) {
         let invH = 1 / Float(heads)
-        let a = v.attention, g = v.gradient
+        let a = v.attention
         if isLast && request.contains(.rawAttention) {
             Kernels.axpy(rawAttention.pointer, a, scale: invH, count: n)
-        }
-        if request.contains(.gradientSum) {
-            Kernels.axpy(gradientSum.pointer, g, scale: invH, count: n)
-        }
-        if request.contains(.attentionGradientSum) {
-            for s in 0..<n { attentionGradientSum[s] += max(a[s] * g[s], 0) * invH }
         }
         if request.contains(.rollout) {
             // (r · mean_h A)[s] over the rows this view holds (r is e0 at the last layer, so row 0 suffices there).
             BLAS.gemv(transA: true, m: v.rows, n: n, alpha: invH, a: a, lda: n, x: rollout.pointer, beta: 1,
                       y: rolloutNext.pointer)
+        }
+        guard let g = v.gradient else { return }
+        if request.contains(.gradientSum) {
+            Kernels.axpy(gradientSum.pointer, g, scale: invH, count: n)
+        }
+        if request.contains(.attentionGradientSum) {
+            for s in 0..<n { attentionGradientSum[s] += max(a[s] * g[s], 0) * invH }
         }
         var weights: [UnsafePointer<Float>] = []
         var outs: [UnsafeMutablePointer<Float>] = []

@@ -82,8 +82,9 @@ public final class ForwardTrace {
     }
 }
 
-/// A post-softmax attention edit applied during the forward, after the softmax and before A·V, for each
-/// (layer, head). Used for finite-difference checks and the attention-mask evaluation (reference §5.3).
+/// A post-softmax attention edit applied during an inference forward (`ViTEngine.predict`), after the softmax and
+/// before A·V, for each (layer, head): finite-difference checks, and forward-only uses such as the attention-mask
+/// evaluation (reference §5.3). Traced forwards take no edit, since the backward recomputes attention.
 /// Arguments: layer (0-based), head, pointer to the rows × N attention block, rows (N, or 1 for the CLS-only last
 /// block), N.
 public typealias AttentionEdit = (_ layer: Int, _ head: Int, _ attention: UnsafeMutablePointer<Float>, _ rows: Int,

@@ -5,6 +5,8 @@ import SNNAKernels
 /// Loading validates every tensor and key and names the culprit in its error.
 public enum ModelFile {
     public static let format = "snna-vit/1"
+    /// The largest `input_short_side` a file may ask for (4K video's short side is 2160).
+    public static let maxInputShortSide = 4096
 
     /// Loads and validates a model file.
     public static func load(path: String) throws -> ViTModel {
@@ -117,25 +119,22 @@ private struct Loader {
         return v
     }
 
-    func jsonMeta<T>(_ key: String, as type: T.Type) throws -> T? {
+    /// A metadata value that must be JSON of type T (decoded strictly: no booleans for numbers, no strings for names).
+    func jsonMeta<T: Decodable>(_ key: String, as type: T.Type, expected: String) throws -> T? {
         guard let text = meta(key) else { return nil }
-        guard let obj = try? JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed]),
-              let v = obj as? T else {
-            throw fail("metadata key '\(key)' = '\(text.prefix(80))' does not parse as JSON \(T.self)")
+        guard let v = try? JSONDecoder().decode(T.self, from: Data(text.utf8)) else {
+            throw fail("metadata key '\(key)' = '\(text.prefix(80))' must be \(expected)")
         }
         return v
     }
 
     /// A JSON array of three finite numbers, e.g. "[0.485, 0.456, 0.406]".
     func floatTriple(_ key: String, default value: [Float]) throws -> [Float] {
-        guard let text = meta(key) else { return value }
-        let body = text.trimmingCharacters(in: .whitespaces)
-        let bad = fail("metadata key '\(key)' = '\(text.prefix(80))' must be a JSON array of 3 numbers")
-        guard body.hasPrefix("["), body.hasSuffix("]") else { throw bad }
-        let nums = body.dropFirst().dropLast().split(separator: ",", omittingEmptySubsequences: false)
-            .map { Float($0.trimmingCharacters(in: .whitespaces)) }
-        guard nums.count == 3, nums.allSatisfy({ $0?.isFinite == true }) else { throw bad }
-        return nums.map { $0! }
+        guard let v = try jsonMeta(key, as: [Double].self, expected: "a JSON array of 3 numbers") else { return value }
+        guard v.count == 3, v.allSatisfy({ Float($0).isFinite }) else {
+            throw fail("metadata key '\(key)' must be a JSON array of 3 numbers")
+        }
+        return v.map { Float($0) }
     }
 
     mutating func load() throws -> ViTModel {
@@ -179,22 +178,20 @@ private struct Loader {
             throw fail("tensor 'head.weight' has width \(headShape[1]), expected n_last_blocks·D = \(nLast)·\(d) = \(nLast * d)")
         }
         var labels: [String]? = nil
-        if let l = try jsonMeta("labels", as: [Any].self) {
-            let names = l.compactMap { $0 as? String }
-            guard names.count == l.count else { throw fail("metadata key 'labels' must be a JSON array of strings") }
+        if let names = try jsonMeta("labels", as: [String].self, expected: "a JSON array of strings") {
             guard names.count == classes else { throw fail("metadata key 'labels' has \(names.count) names for \(classes) classes") }
             guard Set(names).count == names.count, names.allSatisfy({ !$0.isEmpty }) else {
                 throw fail("metadata key 'labels' has empty or duplicate names")
             }
             labels = names
         }
-        let shortSide = try intMeta("input_short_side", default: 360, range: p...65536)
+        let shortSide = try intMeta("input_short_side", default: 360, range: p...ModelFile.maxInputShortSide)
         let mean = try floatTriple("mean", default: ViTConfig.imagenetMean)
         let std = try floatTriple("std", default: ViTConfig.imagenetStd)
         guard std.allSatisfy({ $0 > 0 }) else { throw fail("metadata key 'std' must be positive") }
         var eps: Float = 1e-6
         if let text = meta("layer_norm_eps") {
-            guard let v = Double(text), v > 0, v < 1 else { throw fail("metadata key 'layer_norm_eps' = '\(text)' is not a number in (0, 1)") }
+            guard let v = Double(text), v < 1, Float(v) > 0 else { throw fail("metadata key 'layer_norm_eps' = '\(text)' is not a number in (0, 1)") }
             eps = Float(v)
         }
         var interpolation = PositionalInterpolation.dino

@@ -14,6 +14,8 @@ extension ViTEngine {
         let chains = AttentionChains(request: reductions, valueNorm: valueNorm, tokens: n, heads: heads)
         let scale = 1 / Float(dh).squareRoot()
         let lastLayer = c.depth - 1
+        // RawAtt and Rollout need every layer's attention but no gradient below the last block; an inspector sees all.
+        let needsGradient = inspector != nil || !reductions.isSubset(of: [.rawAttention, .rollout])
 
         // Last block, CLS only: the head's last slot → LN_f → MLP and LN2 at token 0 → dO₀.
         let last = trace.last
@@ -22,7 +24,7 @@ extension ViTEngine {
         let dO0 = FloatBuffer(count: d)
         lastBlockCLSBackward(last, dOut0: dOut0, dU0: dU0, dO0: dO0)
 
-        let lastGradient = FloatBuffer(count: heads * n)
+        let lastGradient = lastLayerGradientRows(last, dO0: dO0, tokens: n)
         let dQKV = FloatBuffer(count: n * 3 * d)
         let norms = chains.needsValueNorms ? FloatBuffer(count: heads * n) : nil
         if let norms { valueNorms(layer: lastLayer, values: last.kv.pointer + d, ld: 2 * d, tokens: n, into: norms) }
@@ -31,13 +33,11 @@ extension ViTEngine {
         for h in 0..<heads {
             let g0 = lastGradient.at(h * n)
             let a0 = UnsafePointer(last.attention0.at(h * n))
-            // G^L[h,0,:] = V_h · dO₀[h] (§7.3 S4): V is held fixed by ∂y/∂A.
-            BLAS.gemv(m: n, n: dh, a: last.kv.pointer + d + h * dh, lda: 2 * d, x: dO0.pointer + h * dh, y: g0)
             let view = AttentionHeadView(layer: lastLayer, head: h, rows: 1, tokens: n, attention: a0,
                                          gradient: g0, valueNorms: norms.map { UnsafePointer($0.at(h * n)) })
             inspector?(view)
             chains.consume(view, isLast: true)
-            if c.depth == 1 { continue }
+            if c.depth == 1 || !needsGradient { continue }
             dS.pointer.update(from: g0, count: n)
             Kernels.softmaxBackwardRows(a0, dS.pointer, rows: 1, cols: n)
             // dq₀ = s·dS₀·K_h ; dK_h = s·dS₀ᵀ q₀ ; dV_h = A₀ᵀ dO₀ (rank-one, one row of dS).
@@ -54,7 +54,9 @@ extension ViTEngine {
         }
         chains.endLayer()
 
-        if c.depth > 1 {
+        if c.depth > 1 && !needsGradient {
+            attentionOnlyPass(trace, chains: chains, inspector: inspector)
+        } else if c.depth > 1 {
             let w = model.weights.blocks[lastLayer]
             var dX = FloatBuffer(count: n * d)
             let dZ1 = FloatBuffer(count: n * d)
@@ -66,6 +68,7 @@ extension ViTEngine {
             Kernels.axpy(dX.pointer, dU0.pointer, scale: 1, count: d)
 
             let work = BackwardScratch(tokens: n, dim: d, mlp: m)
+            precondition(work.attention.count == n * n)
             let firstSlotBlock = c.depth - c.nLastBlocks
             for l in stride(from: c.depth - 2, through: 0, by: -1) {
                 if l >= firstSlotBlock {
@@ -98,23 +101,42 @@ extension ViTEngine {
     /// of the last block (reference §7.3 S4). Costs about one forward. Returns (logits, H × N gradient rows).
     public func lastLayerGradient(_ image: ImageTensor, target: Int) throws -> (logits: [Float], gradient: [Float]) {
         let img = try cropToPatchMultiple(image)
-        let out = runForwardKeepingLast(img)
+        let out = runForward([img], keepTrace: false, edit: nil, keepLast: true)
         let c = config
-        let n = out.tokens, d = c.dim, dh = c.headDim
-        let dOut0 = headSlotGradient(out.slots[c.nLastBlocks - 1], target: target, slot: c.nLastBlocks - 1)
-        let dU0 = FloatBuffer(count: d), dO0 = FloatBuffer(count: d)
-        lastBlockCLSBackward(out.last, dOut0: dOut0, dU0: dU0, dO0: dO0)
-        let g = FloatBuffer(count: c.numHeads * n)
-        for h in 0..<c.numHeads {
-            BLAS.gemv(m: n, n: dh, a: out.last.kv.pointer + d + h * dh, lda: 2 * d, x: dO0.pointer + h * dh, y: g.at(h * n))
-        }
-        return (out.logits, g.array)
+        let dOut0 = headSlotGradient(out.slots[0][c.nLastBlocks - 1], target: target, slot: c.nLastBlocks - 1)
+        let dU0 = FloatBuffer(count: c.dim), dO0 = FloatBuffer(count: c.dim)
+        lastBlockCLSBackward(out.lastStates[0], dOut0: dOut0, dU0: dU0, dO0: dO0)
+        let g = lastLayerGradientRows(out.lastStates[0], dO0: dO0, tokens: 1 + out.gridRows * out.gridCols)
+        return (out.logits[0], g.array)
     }
 
-    /// A forward that keeps only the last block's state (for the CLS-only backward).
-    func runForwardKeepingLast(_ image: ImageTensor) -> (logits: [Float], last: LastBlockState, slots: [HeadSlot], tokens: Int) {
-        let out = runForward([image], keepTrace: false, edit: nil, keepLast: true)
-        return (out.logits[0], out.lastStates[0], out.slots[0], 1 + out.gridRows * out.gridCols)
+    /// G^L[h, 0, :] = V^L_h · dO₀[h] for every head (H × N): V is held fixed by ∂y/∂A (§7.3 S4).
+    func lastLayerGradientRows(_ s: LastBlockState, dO0: FloatBuffer, tokens n: Int) -> FloatBuffer {
+        let d = config.dim, dh = config.headDim
+        let g = FloatBuffer(count: config.numHeads * n)
+        for h in 0..<config.numHeads {
+            BLAS.gemv(m: n, n: dh, a: s.kv.pointer + d + h * dh, lda: 2 * d, x: dO0.pointer + h * dh, y: g.at(h * n))
+        }
+        return g
+    }
+
+    /// Layers L−1 … 1 for reductions that read attention only: recompute each head's A from the saved Q and K and
+    /// hand it to the chains, with no gradient work at all.
+    func attentionOnlyPass(_ trace: ForwardTrace, chains: AttentionChains, inspector: AttentionInspector?) {
+        let n = trace.tokens
+        let a = FloatBuffer(count: n * n)
+        let scale = 1 / Float(config.headDim).squareRoot()
+        for l in stride(from: config.depth - 2, through: 0, by: -1) {
+            chains.beginLayer()
+            for h in 0..<config.numHeads {
+                attentionMatrix(qkv: trace.blocks[l].qkv.pointer, head: h, tokens: n, into: a.pointer, scale: scale)
+                let view = AttentionHeadView(layer: l, head: h, rows: n, tokens: n, attention: a.pointer, gradient: nil,
+                                             valueNorms: nil)
+                inspector?(view)
+                chains.consume(view, isLast: false)
+            }
+            chains.endLayer()
+        }
     }
 
     /// ∂y_target/∂(CLS output of head slot k), through the final LayerNorm (reference §4.11, head).
@@ -191,7 +213,7 @@ extension ViTEngine {
             BLAS.gemm(m: n, n: d, k: d, a: work.scaled.pointer, lda: d, b: $0.baseAddress!, ldb: d, c: dO.pointer, ldc: d)
         }
         let qkv = act.qkv.pointer
-        let a = work.attention(n), g = work.gradient(n)
+        let a = work.attention, g = work.gradient
         chains.beginLayer()
         for h in 0..<c.numHeads {
             // Recompute A_h rather than keep 12 layers of it (§7.3 S9).
@@ -253,10 +275,11 @@ func layerNormBackward(_ x: UnsafePointer<Float>, mean: UnsafePointer<Float>, rs
     }
 }
 
-/// Working buffers of the full-block backward, reused across layers.
+/// Working buffers of the full-block backward for one token count, reused across layers.
 final class BackwardScratch {
     let scaled: FloatBuffer, normed: FloatBuffer, dU: FloatBuffer, dO: FloatBuffer, hidden: FloatBuffer, dQKV: FloatBuffer
-    private var a: FloatBuffer?, g: FloatBuffer?
+    /// One head's A and G (then dS), N × N each.
+    let attention: FloatBuffer, gradient: FloatBuffer
     init(tokens n: Int, dim d: Int, mlp m: Int) {
         scaled = FloatBuffer(count: n * d)
         normed = FloatBuffer(count: n * d)
@@ -264,7 +287,7 @@ final class BackwardScratch {
         dO = FloatBuffer(count: n * d)
         hidden = FloatBuffer(count: n * m)
         dQKV = FloatBuffer(count: n * 3 * d)
+        attention = FloatBuffer(count: n * n)
+        gradient = FloatBuffer(count: n * n)
     }
-    func attention(_ n: Int) -> FloatBuffer { if a == nil { a = FloatBuffer(count: n * n) }; return a! }
-    func gradient(_ n: Int) -> FloatBuffer { if g == nil { g = FloatBuffer(count: n * n) }; return g! }
 }

@@ -1,4 +1,5 @@
 import SNNAKernels
+import Synchronization
 
 /// The inference engine over one model: batched prediction, traced forward, backward of one logit down to every
 /// layer's post-softmax attention, and the CLS-only gradient of the last layer for noisy and scaled inputs.
@@ -49,8 +50,16 @@ public final class ViTEngine: @unchecked Sendable {
             try check(b.fc1.weight.rows == m && b.fc1.weight.cols == d, "blocks.\(i).mlp.fc1.weight shape")
             try check(b.fc2.weight.rows == d && b.fc2.weight.cols == m, "blocks.\(i).mlp.fc2.weight shape")
             try check(b.norm1.gamma.count == d && b.norm2.gamma.count == d, "blocks.\(i) norm shapes")
+            try check(b.norm1.beta.count == d && b.norm2.beta.count == d, "blocks.\(i) norm shapes")
+            try check(b.qkv.bias.count == 3 * d && b.proj.bias.count == d && b.fc1.bias.count == m && b.fc2.bias.count == d,
+                      "blocks.\(i) bias shapes")
+            try check((b.layerScale1 != nil) == c.hasLayerScale && (b.layerScale2 != nil) == c.hasLayerScale,
+                      "blocks.\(i) LayerScale presence disagrees with the configuration")
             try check((b.layerScale1?.count ?? d) == d && (b.layerScale2?.count ?? d) == d, "blocks.\(i) LayerScale shapes")
         }
+        try check(w.norm.gamma.count == d && w.norm.beta.count == d, "norm shape")
+        try check(w.patchEmbed.bias.count == d && w.head.bias.count == c.numClasses, "bias shapes")
+        try check(c.patchSize >= 1 && c.gridSize >= 1 && m >= 1, "sizes must be positive")
     }
 
     /// The patch grid of an image of this size after the top-left crop to a multiple of the patch.
@@ -58,13 +67,30 @@ public final class ViTEngine: @unchecked Sendable {
         (height / config.patchSize, width / config.patchSize)
     }
 
-    /// Crops the top-left corner to a multiple of the patch (reference §3.1); refuses images smaller than one patch.
+    /// The most tokens (CLS + patches) one image may have: one N×N attention buffer is then at most 1 GiB.
+    /// 720×1280 at patch 8 is 14,401 tokens.
+    public static let maxTokens = 16_385
+
+    /// Refuses grids the engine cannot hold (empty, or over `maxTokens`), with a message for the person.
+    public func checkGrid(height: Int, width: Int) throws {
+        let p = config.patchSize
+        guard height >= p && width >= p else {
+            throw EngineError("image \(width)×\(height) is smaller than one \(p)×\(p) patch")
+        }
+        let (rows, cols) = grid(height: height, width: width)
+        let tokens = 1 + rows * cols
+        guard tokens <= ViTEngine.maxTokens else {
+            throw EngineError("image \(width)×\(height) makes \(tokens) tokens at patch \(p); the limit is " +
+                              "\(ViTEngine.maxTokens) (resize it, or use a model with a smaller input_short_side)")
+        }
+    }
+
+    /// Crops the top-left corner to a multiple of the patch (reference §3.1); refuses images smaller than one patch
+    /// or too large to explain.
     public func cropToPatchMultiple(_ image: ImageTensor) throws -> ImageTensor {
         let p = config.patchSize
         guard image.channels == 3 else { throw EngineError("the model needs 3 colour channels, got \(image.channels)") }
-        guard image.height >= p && image.width >= p else {
-            throw EngineError("image \(image.width)×\(image.height) is smaller than one \(p)×\(p) patch")
-        }
+        try checkGrid(height: image.height, width: image.width)
         return image.croppedTopLeft(height: image.height - image.height % p, width: image.width - image.width % p)
     }
 
@@ -81,10 +107,11 @@ public final class ViTEngine: @unchecked Sendable {
         return results
     }
 
-    /// A forward that keeps what the backward needs (one image).
-    public func trace(_ image: ImageTensor, attentionEdit: AttentionEdit? = nil) throws -> ForwardTrace {
+    /// A forward that keeps what the backward needs (one image). It takes no attention edit: the backward
+    /// recomputes attention from Q and K, so an edit would not be seen there.
+    public func trace(_ image: ImageTensor) throws -> ForwardTrace {
         let img = try cropToPatchMultiple(image)
-        let out = runForward([img], keepTrace: true, edit: attentionEdit)
+        let out = runForward([img], keepTrace: true, edit: nil)
         let (rows, cols) = grid(height: img.height, width: img.width)
         return ForwardTrace(logits: out.logits[0], gridRows: rows, gridCols: cols, blocks: out.blocks,
                             last: out.lastStates[0], slots: out.slots[0])
@@ -100,34 +127,16 @@ public final class ViTEngine: @unchecked Sendable {
     let positionCache = PositionCache()
 }
 
-/// A tiny lock-protected cache of interpolated positional embeddings by grid size.
-final class PositionCache: @unchecked Sendable {
-    private var entries: [Int: Matrix] = [:]
-    private let lock = NSLockLike()
+/// Interpolated positional embeddings by grid size, shared by concurrent callers.
+final class PositionCache: Sendable {
+    private struct Key: Hashable { let rows: Int, cols: Int }
+    private let entries = Mutex<[Key: Matrix]>([:])
 
     func value(rows: Int, cols: Int, make: () -> Matrix) -> Matrix {
-        let key = rows << 20 | cols
-        if let hit = lock.withLock({ entries[key] }) { return hit }
+        let key = Key(rows: rows, cols: cols)
+        if let hit = entries.withLock({ $0[key] }) { return hit }
         let made = make()
-        lock.withLock { entries[key] = made }
+        entries.withLock { $0[key] = made }
         return made
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-/// A pthread mutex, to avoid pulling Foundation into the engine.
-final class NSLockLike: @unchecked Sendable {
-    private var mutex = pthread_mutex_t()
-    init() { pthread_mutex_init(&mutex, nil) }
-    deinit { pthread_mutex_destroy(&mutex) }
-    func withLock<T>(_ body: () throws -> T) rethrows -> T {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        return try body()
-    }
-}
-#else
-import Foundation
-typealias NSLockLike = NSLock
-#endif

@@ -40,10 +40,16 @@ struct PreparedImage {
     let photo: RGBImage
     let tensor: ImageTensor
 
-    init(path: String, config: ViTConfig) throws {
+    init(path: String, engine: ViTEngine) throws {
+        let config = engine.config
         var image = try ImageDecoder.decode(path: path)
         let p = config.patchSize
         let size = PILResize.targetSize(width: image.width, height: image.height, shortSide: config.inputShortSide)
+        do {
+            try engine.checkGrid(height: size.height, width: size.width)
+        } catch let e as EngineError {
+            throw CLIError("image '\(path)' (\(image.width)×\(image.height)): \(e.message)")
+        }
         if size.width != image.width || size.height != image.height {
             image = PILResize.resize(image, width: size.width, height: size.height)
         }

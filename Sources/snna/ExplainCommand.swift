@@ -53,7 +53,6 @@ struct ExplainCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            if let threads { BLAS.setThreads(threads) }
             let methods = try parseMethods()
             guard let norm = ValueNormIndexing(rawValue: valueNorm) else {
                 throw CLIError("unknown --value-norm '\(valueNorm)' (use row or column)")
@@ -63,14 +62,16 @@ struct ExplainCommand: ParsableCommand {
             // Fail on unwritable outputs before minutes of compute, and write nothing until all is computed.
             if let json { try checkOutputFile(json, option: "--json") }
             if let png { try checkFolderLocation(png, option: "--png") }
+            if let threads { BLAS.setThreads(threads) }
             if steps < 1 { throw CLIError("--steps must be at least 1") }
             let vit = try ModelFile.load(path: model)
             let target = try parseClass(vit.config)
-            let prepared = try PreparedImage(path: image, config: vit.config)
+            let engine = try ViTEngine(model: vit)
+            let prepared = try PreparedImage(path: image, engine: engine)
             let seed = self.seed ?? UInt64.random(in: 0...UInt64(UInt32.max))
             let options = ExplanationOptions(target: target, samples: samples, steps: steps, sigmaFraction: sigmaFraction,
                                              seed: seed, valueNorm: norm)
-            let explainer = Explainer(engine: try ViTEngine(model: vit))
+            let explainer = Explainer(engine: engine)
             let result = try explainer.explain(prepared.tensor, methods: methods, options: options)
             if let png { try writePNGs(result, photo: prepared.photo, patch: vit.config.patchSize, to: png) }
             if let json {

@@ -69,7 +69,12 @@ struct ModelCommand: ParsableCommand {
                 }
                 let names = labels.map { $0.split(separator: ",").map(String.init) }
                 if let names, names.count != classes { throw CLIError("--labels has \(names.count) names for \(classes) classes") }
-                guard inputShortSide >= patch else { throw CLIError("--input-short-side must be at least the patch size") }
+                if let names, Set(names).count != names.count || names.contains(where: \.isEmpty) {
+                    throw CLIError("--labels must be distinct, non-empty names")
+                }
+                guard (patch...ModelFile.maxInputShortSide).contains(inputShortSide) else {
+                    throw CLIError("--input-short-side must be in \(patch)…\(ModelFile.maxInputShortSide)")
+                }
                 let model = RandomModel.make(patchSize: patch, dim: dim, depth: depth, numHeads: heads, numClasses: classes,
                                              mlpRatio: mlpRatio, gridSize: grid, nLastBlocks: nLastBlocks,
                                              layerScale: layerScale, positionalInterpolation: mode,

@@ -71,7 +71,7 @@ import SNNAKernels
                 let gScale = g[v.layer][v.head].flatMap { $0 }.map(abs).max()!
                 for i in 0..<v.rows {
                     for j in 0..<v.tokens {
-                        let ga = Double(v.gradient[i * v.tokens + j]), gb = g[v.layer][v.head][i][j]
+                        let ga = Double(v.gradient![i * v.tokens + j]), gb = g[v.layer][v.head][i][j]
                         #expect(abs(ga - gb) <= 1e-3 * gScale + 1e-9, "G l\(v.layer) h\(v.head) [\(i),\(j)] \(ga) vs \(gb)")
                         let aa = Double(v.attention[i * v.tokens + j]), ab = forward.attention[v.layer][v.head][i][j]
                         #expect(abs(aa - ab) <= 1e-5, "A l\(v.layer) h\(v.head) [\(i),\(j)]")

@@ -70,3 +70,21 @@ import SNNAKernels
         #expect(Attribution.integrationSteps(20).first == 0 && Attribution.integrationSteps(20).last == 1)
     }
 }
+
+extension ExplainerTests {
+    /// Asked alone, RawAtt and Rollout skip the gradient work (attention-only pass) and must equal the maps of a run
+    /// that does the full backward.
+    @Test func attentionOnlyPassEqualsTheFullBackward() throws {
+        let alone = try explain([.rawatt, .rollout], ExplanationOptions(seed: 1))
+        let full = try explain([.rawatt, .rollout, .genericatt], ExplanationOptions(seed: 1))
+        #expect(alone.map(.rawatt) == full.map(.rawatt))
+        for (a, b) in zip(alone.map(.rollout)!, full.map(.rollout)!) { #expect(abs(a - b) <= 1e-6 * max(abs(b), 1e-6)) }
+    }
+
+    @Test func hugeGridsAreRefusedBeforeAnyAllocation() throws {
+        let engine = try ViTEngine(model: model)
+        #expect(throws: EngineError.self) { try engine.checkGrid(height: 4 * 200, width: 4 * 100) }
+        try engine.checkGrid(height: 4 * 128, width: 4 * 128)
+        #expect(throws: EngineError.self) { try engine.checkGrid(height: 3, width: 100) }
+    }
+}

@@ -13,7 +13,7 @@ import SNNAKernels
         var found = [Float?](repeating: nil, count: probes.count)
         _ = engine.backward(trace, target: target, reductions: []) { view in
             for (k, p) in probes.enumerated() where p.layer == view.layer && p.head == view.head && p.row < view.rows {
-                found[k] = view.gradient[p.row * view.tokens + p.col]
+                found[k] = view.gradient![p.row * view.tokens + p.col]
             }
         }
         return found.map { $0! }

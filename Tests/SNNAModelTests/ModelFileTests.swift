@@ -171,3 +171,19 @@ import SNNAKernels
         #expect(throws: EngineError.self) { try ViTEngine(model: m2) }
     }
 }
+
+extension ModelFileTests {
+    @Test func metadataJSONIsDecodedStrictly() throws {
+        let (t, meta) = try parts(model)
+        func with(_ key: String, _ value: String) -> String {
+            var m = meta
+            m[key] = value
+            return loadError(tensors: t, meta: m)
+        }
+        #expect(with("mean", "[true, 0.5, 0.5]").contains("'mean'"))
+        #expect(with("mean", "[\n 0.5,\n 0.4, 0.3 ]") == "loaded")
+        #expect(with("labels", "[\"go\", 2, \"wait\"]").contains("'labels'"))
+        #expect(with("input_short_side", "5000").contains("'input_short_side'"))
+        #expect(with("layer_norm_eps", "1e-60").contains("'layer_norm_eps'"))
+    }
+}
