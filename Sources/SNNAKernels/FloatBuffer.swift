@@ -1,5 +1,11 @@
+import Synchronization
+
 /// An owned, zero-initialised float32 buffer for the engine's large working arrays (activations, N×N scratch).
 /// A class so it can be passed around without copies; not shared between threads.
+///
+/// Storage comes from `BufferRecycler`: a frame allocates the same few hundred MiB of buffers as the previous one,
+/// and taking them fresh from the kernel each time (glibc maps blocks over 32 MiB and unmaps them on free) cost
+/// about a third of the run time in page faults.
 public final class FloatBuffer {
     public let count: Int
     public let pointer: UnsafeMutablePointer<Float>
@@ -7,8 +13,8 @@ public final class FloatBuffer {
     public init(count: Int) {
         precondition(count >= 0)
         self.count = count
-        pointer = .allocate(capacity: max(count, 1))
-        pointer.initialize(repeating: 0, count: max(count, 1))
+        pointer = BufferRecycler.shared.take(max(count, 1))
+        pointer.update(repeating: 0, count: max(count, 1))
     }
 
     public convenience init(_ values: [Float]) {
@@ -18,7 +24,7 @@ public final class FloatBuffer {
         }
     }
 
-    deinit { pointer.deallocate() }
+    deinit { BufferRecycler.shared.give(pointer, count: max(count, 1)) }
 
     public subscript(i: Int) -> Float {
         get { pointer[i] }
@@ -31,4 +37,67 @@ public final class FloatBuffer {
 
     /// A pointer to element `offset`.
     @inline(__always) public func at(_ offset: Int) -> UnsafeMutablePointer<Float> { pointer + offset }
+}
+
+/// Keeps freed float blocks of 1 MiB or more, by exact size, for the next buffer of that size. Bounded: beyond
+/// `capacityBytes` the oldest blocks are released, so a process that moves between input sizes stays flat too.
+public final class BufferRecycler: Sendable {
+    public static let shared = BufferRecycler(capacityBytes: 2 << 30)
+    static let minimumRecycledCount = (1 << 20) / MemoryLayout<Float>.stride
+
+    private struct Block: @unchecked Sendable {
+        let pointer: UnsafeMutablePointer<Float>
+        let count: Int
+    }
+    private struct State {
+        var free: [Block] = []
+        var bytes = 0
+    }
+    private let state = Mutex(State())
+    public let capacityBytes: Int
+
+    public init(capacityBytes: Int) { self.capacityBytes = capacityBytes }
+
+    func take(_ count: Int) -> UnsafeMutablePointer<Float> {
+        if count >= BufferRecycler.minimumRecycledCount {
+            let hit: UnsafeMutablePointer<Float>? = state.withLock { s in
+                guard let i = s.free.lastIndex(where: { $0.count == count }) else { return nil }
+                s.bytes -= count * MemoryLayout<Float>.stride
+                return s.free.remove(at: i).pointer
+            }
+            if let hit { return hit }
+        }
+        return .allocate(capacity: count)
+    }
+
+    func give(_ pointer: UnsafeMutablePointer<Float>, count: Int) {
+        guard count >= BufferRecycler.minimumRecycledCount else {
+            pointer.deallocate()
+            return
+        }
+        let bytes = count * MemoryLayout<Float>.stride
+        let evicted: [Block] = state.withLock { s in
+            s.free.append(Block(pointer: pointer, count: count))
+            s.bytes += bytes
+            var out: [Block] = []
+            while s.bytes > capacityBytes, !s.free.isEmpty {
+                let old = s.free.removeFirst()
+                s.bytes -= old.count * MemoryLayout<Float>.stride
+                out.append(old)
+            }
+            return out
+        }
+        for b in evicted { b.pointer.deallocate() }
+    }
+
+    /// Releases every cached block (for callers that are done with the engine for a while).
+    public func releaseAll() {
+        let all = state.withLock { s -> [Block] in
+            defer { s = State() }
+            return s.free
+        }
+        for b in all { b.pointer.deallocate() }
+    }
+
+    public var cachedBytes: Int { state.withLock { $0.bytes } }
 }
