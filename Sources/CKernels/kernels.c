@@ -42,9 +42,32 @@ void ck_layernorm_backward(const float *x, const float *mean, const float *rstd,
     }
 }
 
+// erf for float32 as a rational function on [-4, 4] (Eigen's generic_fast_erf_float; |error| < 2e-7, and erf is
+// ±1 in float beyond 4). Unlike glibc's erff it vectorises, which makes GELU several times faster.
+static inline float ck_erf(float x) {
+    x = x < -4.0f ? -4.0f : (x > 4.0f ? 4.0f : x);
+    const float x2 = x * x;
+    float p = -2.72614225801306e-10f;
+    p = p * x2 + 2.77068142495902e-08f;
+    p = p * x2 + -2.10102402082508e-06f;
+    p = p * x2 + -5.69250639462346e-05f;
+    p = p * x2 + -7.34990630326855e-04f;
+    p = p * x2 + -2.95459980854025e-03f;
+    p = p * x2 + -1.60960333262415e-02f;
+    p = p * x;
+    float q = -1.45660718464996e-05f;
+    q = q * x2 + -2.13374055278905e-04f;
+    q = q * x2 + -1.68282697438203e-03f;
+    q = q * x2 + -7.37332916720468e-03f;
+    q = q * x2 + -1.42647390514189e-02f;
+    return p / q;
+}
+
+float ck_erff(float x) { return ck_erf(x); }
+
 void ck_gelu_forward(const float *x, float *out, long n) {
     const float inv_sqrt2 = 0.70710678118654752f;
-    for (long i = 0; i < n; i++) out[i] = 0.5f * x[i] * (1.0f + erff(x[i] * inv_sqrt2));
+    for (long i = 0; i < n; i++) out[i] = 0.5f * x[i] * (1.0f + ck_erf(x[i] * inv_sqrt2));
 }
 
 void ck_gelu_backward(const float *x, const float *dout, float *dx, long n) {
@@ -52,7 +75,7 @@ void ck_gelu_backward(const float *x, const float *dout, float *dx, long n) {
     const float inv_sqrt2pi = 0.39894228040143268f;
     for (long i = 0; i < n; i++) {
         float v = x[i];
-        float cdf = 0.5f * (1.0f + erff(v * inv_sqrt2));
+        float cdf = 0.5f * (1.0f + ck_erf(v * inv_sqrt2));
         float pdf = inv_sqrt2pi * expf(-0.5f * v * v);
         dx[i] = dout[i] * (cdf + v * pdf);
     }

@@ -24,3 +24,16 @@ public enum BLAS {
     public static var threads: Int { Int(openblas_get_num_threads()) }
     public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
 }
+
+extension BLAS {
+    /// A row-major C = alpha·A·op(B) + beta·C with many rows, split by rows of A and C over the engine's workers
+    /// (OpenBLAS itself runs single-threaded, see `Parallel`).
+    public static func gemmRows(transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
+                                a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                                beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        Parallel.forEachChunk(m, minimum: 64) { rows in
+            gemm(transB: transB, m: rows.count, n: n, k: k, alpha: alpha, a: a + rows.lowerBound * lda, lda: lda,
+                 b: b, ldb: ldb, beta: beta, c: c + rows.lowerBound * ldc, ldc: ldc)
+        }
+    }
+}

@@ -16,6 +16,9 @@ public enum Kernels {
         ck_layernorm_backward(x, mean, rstd, gamma, dout, dx, rows, cols, accumulate ? 1 : 0)
     }
 
+    /// The float32 erf GELU uses (rational approximation, |error| < 1e-6).
+    public static func erf(_ x: Float) -> Float { ck_erff(x) }
+
     public static func geluForward(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, count: Int) {
         ck_gelu_forward(x, out, count)
     }

@@ -62,91 +62,124 @@ public struct AttentionHeadView {
 }
 
 /// Accumulates the requested row-vector chains layer by layer, last layer first — the order the backward produces
-/// them — so no layer's N×N attention outlives its own step (§7.3 S9).
+/// them — so no layer's N×N attention outlives its own step (§7.3 S9). Heads are consumed concurrently, each into
+/// its own lane; lanes are summed in head order when a layer ends, so results are bit-reproducible whatever the
+/// scheduling.
 final class AttentionChains {
     let request: AttentionReductions
     let valueNorm: ValueNormIndexing
     let n: Int
     let heads: Int
-    let rawAttention: FloatBuffer
-    let rollout: FloatBuffer, rolloutNext: FloatBuffer
-    let gradientSum: FloatBuffer
-    let attentionGradientSum: FloatBuffer
-    let generic: FloatBuffer, genericNext: FloatBuffer, genericWeight: FloatBuffer
-    let norm: FloatBuffer, normNext: FloatBuffer, normWeight: FloatBuffer, columnScratch: FloatBuffer
+    /// The chains' current row vectors r (start e₀).
+    let rollout: FloatBuffer, generic: FloatBuffer, norm: FloatBuffer
+    /// r_generic / H, the same for every head of a layer.
+    let genericWeight: FloatBuffer
+    let lanes: [Lane]
+
+    /// One head's partial sums for the current layer, and its scratch.
+    final class Lane {
+        let rolloutNext: FloatBuffer, genericNext: FloatBuffer, normNext: FloatBuffer
+        let rawAttention: FloatBuffer, gradientSum: FloatBuffer, attentionGradientSum: FloatBuffer
+        let normWeight: FloatBuffer, columnScratch: FloatBuffer
+        init(_ n: Int) {
+            rolloutNext = FloatBuffer(count: n); genericNext = FloatBuffer(count: n); normNext = FloatBuffer(count: n)
+            rawAttention = FloatBuffer(count: n); gradientSum = FloatBuffer(count: n)
+            attentionGradientSum = FloatBuffer(count: n)
+            normWeight = FloatBuffer(count: n); columnScratch = FloatBuffer(count: n)
+        }
+    }
 
     init(request: AttentionReductions, valueNorm: ValueNormIndexing, tokens n: Int, heads: Int) {
         self.request = request
         self.valueNorm = valueNorm
         self.n = n
         self.heads = heads
-        func zeros() -> FloatBuffer { FloatBuffer(count: n) }
-        func e0() -> FloatBuffer { let b = zeros(); b[0] = 1; return b }
-        rawAttention = zeros()
-        rollout = e0(); rolloutNext = zeros()
-        gradientSum = zeros()
-        attentionGradientSum = zeros()
-        generic = e0(); genericNext = zeros(); genericWeight = zeros()
-        norm = e0(); normNext = zeros(); normWeight = zeros(); columnScratch = zeros()
+        func e0() -> FloatBuffer { let b = FloatBuffer(count: n); b[0] = 1; return b }
+        rollout = e0()
+        generic = e0()
+        norm = e0()
+        genericWeight = FloatBuffer(count: n)
+        lanes = (0..<heads).map { _ in Lane(n) }
     }
 
     var needsValueNorms: Bool { request.contains(.normChain) }
 
     func beginLayer() {
-        rolloutNext.zero()
-        genericNext.zero()
-        normNext.zero()
+        for lane in lanes {
+            lane.rolloutNext.zero()
+            lane.genericNext.zero()
+            lane.normNext.zero()
+        }
+        let invH = 1 / Float(heads)
+        for i in 0..<n { genericWeight[i] = generic[i] * invH }
     }
 
     func consume(_ v: AttentionHeadView, isLast: Bool) {
+        let lane = lanes[v.head]
         let invH = 1 / Float(heads)
         let a = v.attention
         if isLast && request.contains(.rawAttention) {
-            Kernels.axpy(rawAttention.pointer, a, scale: invH, count: n)
+            Kernels.axpy(lane.rawAttention.pointer, a, scale: invH, count: n)
         }
         if request.contains(.rollout) {
             // (r · mean_h A)[s] over the rows this view holds (r is e0 at the last layer, so row 0 suffices there).
             BLAS.gemv(transA: true, m: v.rows, n: n, alpha: invH, a: a, lda: n, x: rollout.pointer, beta: 1,
-                      y: rolloutNext.pointer)
+                      y: lane.rolloutNext.pointer)
         }
         guard let g = v.gradient else { return }
         if request.contains(.gradientSum) {
-            Kernels.axpy(gradientSum.pointer, g, scale: invH, count: n)
+            Kernels.axpy(lane.gradientSum.pointer, g, scale: invH, count: n)
         }
         if request.contains(.attentionGradientSum) {
-            for s in 0..<n { attentionGradientSum[s] += max(a[s] * g[s], 0) * invH }
+            for s in 0..<n { lane.attentionGradientSum[s] += max(a[s] * g[s], 0) * invH }
         }
         var weights: [UnsafePointer<Float>] = []
         var outs: [UnsafeMutablePointer<Float>] = []
         if request.contains(.genericChain) {
-            for i in 0..<v.rows { genericWeight[i] = generic[i] * invH }
             weights.append(genericWeight.pointer)
-            outs.append(genericNext.pointer)
+            outs.append(lane.genericNext.pointer)
         }
         if request.contains(.normChain) {
             switch valueNorm {
             case .row:
-                for i in 0..<v.rows { normWeight[i] = norm[i] * v.valueNorms![i] * invH }
-                outs.append(normNext.pointer)
+                for i in 0..<v.rows { lane.normWeight[i] = norm[i] * v.valueNorms![i] * invH }
+                outs.append(lane.normNext.pointer)
             case .column:
-                for i in 0..<v.rows { normWeight[i] = norm[i] * invH }
-                columnScratch.zero()
-                outs.append(columnScratch.pointer)
+                for i in 0..<v.rows { lane.normWeight[i] = norm[i] * invH }
+                lane.columnScratch.zero()
+                outs.append(lane.columnScratch.pointer)
             }
-            weights.append(normWeight.pointer)
+            weights.append(lane.normWeight.pointer)
         }
         Kernels.reluProductGemv(a: a, g: g, rows: v.rows, cols: n, weights: weights, outs: outs)
         if request.contains(.normChain) && valueNorm == .column {
             let nu = v.valueNorms!
-            for s in 0..<n { normNext[s] += columnScratch[s] * nu[s] }
+            for s in 0..<n { lane.normNext[s] += lane.columnScratch[s] * nu[s] }
         }
     }
 
     func endLayer() {
         if request.contains(.rollout) {
-            for i in 0..<n { rollout[i] = (rollout[i] + rolloutNext[i]) * 0.5 }
+            let next = sumOfLanes(\.rolloutNext)
+            for i in 0..<n { rollout[i] = (rollout[i] + next[i]) * 0.5 }
         }
-        if request.contains(.genericChain) { Kernels.axpy(generic.pointer, genericNext.pointer, scale: 1, count: n) }
-        if request.contains(.normChain) { Kernels.axpy(norm.pointer, normNext.pointer, scale: 1, count: n) }
+        if request.contains(.genericChain) {
+            let next = sumOfLanes(\.genericNext)
+            for i in 0..<n { generic[i] += next[i] }
+        }
+        if request.contains(.normChain) {
+            let next = sumOfLanes(\.normNext)
+            for i in 0..<n { norm[i] += next[i] }
+        }
+    }
+
+    /// Lane sums in lane order, so results are reproducible whatever the scheduling.
+    func sumOfLanes(_ field: KeyPath<Lane, FloatBuffer>) -> [Float] {
+        var out = [Float](repeating: 0, count: n)
+        for lane in lanes {
+            let b = lane[keyPath: field]
+            for i in 0..<n { out[i] += b[i] }
+        }
+        return out
     }
 }

@@ -85,7 +85,8 @@ public final class ForwardTrace {
 /// A post-softmax attention edit applied during an inference forward (`ViTEngine.predict`), after the softmax and
 /// before A·V, for each (layer, head): finite-difference checks, and forward-only uses such as the attention-mask
 /// evaluation (reference §5.3). Traced forwards take no edit, since the backward recomputes attention.
-/// Arguments: layer (0-based), head, pointer to the rows × N attention block, rows (N, or 1 for the CLS-only last
-/// block), N.
-public typealias AttentionEdit = (_ layer: Int, _ head: Int, _ attention: UnsafeMutablePointer<Float>, _ rows: Int,
-                                  _ tokens: Int) -> Void
+/// Attention is computed in tiles of query rows, on several threads at once: each call receives layer (0-based),
+/// head, the tile's first query row, a pointer to its rows × N block, its row count (1 for the CLS-only last
+/// block) and N. Calls for different tiles may run concurrently.
+public typealias AttentionEdit = (_ layer: Int, _ head: Int, _ firstRow: Int, _ attention: UnsafeMutablePointer<Float>,
+                                  _ rows: Int, _ tokens: Int) -> Void

@@ -1,7 +1,18 @@
 import SNNAKernels
+import Synchronization
 
-/// Inspects every head's attention and gradient as the backward streams them (tests and diagnostics).
+/// Inspects every head's attention and gradient as the backward streams them (tests and diagnostics). Calls are
+/// serialised (heads are processed concurrently), in no particular order within a layer.
 public typealias AttentionInspector = (AttentionHeadView) -> Void
+
+/// Serialises inspector calls from the workers.
+final class InspectorGate: Sendable {
+    private let lock = Mutex(())
+    func call(_ inspector: AttentionInspector?, _ view: AttentionHeadView) {
+        guard let inspector else { return }
+        lock.withLock { _ in inspector(view) }
+    }
+}
 
 extension ViTEngine {
     /// One backward of logit `target` over a traced forward, down to the post-softmax attention of every layer
@@ -12,6 +23,7 @@ extension ViTEngine {
         precondition(target >= 0 && target < c.numClasses)
         let n = trace.tokens, d = c.dim, dh = c.headDim, m = c.mlpDim, heads = c.numHeads
         let chains = AttentionChains(request: reductions, valueNorm: valueNorm, tokens: n, heads: heads)
+        let gate = InspectorGate()
         let scale = 1 / Float(dh).squareRoot()
         let lastLayer = c.depth - 1
         // RawAtt and Rollout need every layer's attention but no gradient below the last block; an inspector sees all.
@@ -29,22 +41,23 @@ extension ViTEngine {
         let norms = chains.needsValueNorms ? FloatBuffer(count: heads * n) : nil
         if let norms { valueNorms(layer: lastLayer, values: last.kv.pointer + d, ld: 2 * d, tokens: n, into: norms) }
         chains.beginLayer()
-        let dS = FloatBuffer(count: n)
-        for h in 0..<heads {
+        let dS = (0..<heads).map { _ in FloatBuffer(count: n) }
+        Parallel.forEach(heads) { h, _ in
             let g0 = lastGradient.at(h * n)
             let a0 = UnsafePointer(last.attention0.at(h * n))
             let view = AttentionHeadView(layer: lastLayer, head: h, rows: 1, tokens: n, attention: a0,
                                          gradient: g0, valueNorms: norms.map { UnsafePointer($0.at(h * n)) })
-            inspector?(view)
+            gate.call(inspector, view)
             chains.consume(view, isLast: true)
-            if c.depth == 1 || !needsGradient { continue }
-            dS.pointer.update(from: g0, count: n)
-            Kernels.softmaxBackwardRows(a0, dS.pointer, rows: 1, cols: n)
-            // dq₀ = s·dS₀·K_h ; dK_h = s·dS₀ᵀ q₀ ; dV_h = A₀ᵀ dO₀ (rank-one, one row of dS).
-            BLAS.gemv(transA: true, m: n, n: dh, alpha: scale, a: last.kv.pointer + h * dh, lda: 2 * d, x: dS.pointer,
+            if c.depth == 1 || !needsGradient { return }
+            let ds = dS[h]
+            ds.pointer.update(from: g0, count: n)
+            Kernels.softmaxBackwardRows(a0, ds.pointer, rows: 1, cols: n)
+            // dq₀ = s·dS₀·K_h ; dK_h = s·dS₀ᵀ q₀ ; dV_h = A₀ᵀ dO₀ (rank-one, one row of dS). Head h owns its columns.
+            BLAS.gemv(transA: true, m: n, n: dh, alpha: scale, a: last.kv.pointer + h * dh, lda: 2 * d, x: ds.pointer,
                       y: dQKV.at(h * dh))
             for j in 0..<n {
-                let ks = scale * dS[j], va = a0[j]
+                let ks = scale * ds[j], va = a0[j]
                 let row = dQKV.at(j * 3 * d)
                 for k in 0..<dh {
                     row[d + h * dh + k] = ks * last.q0[h * dh + k]
@@ -55,20 +68,20 @@ extension ViTEngine {
         chains.endLayer()
 
         if c.depth > 1 && !needsGradient {
-            attentionOnlyPass(trace, chains: chains, inspector: inspector)
+            attentionOnlyPass(trace, chains: chains, gate: gate, inspector: inspector)
         } else if c.depth > 1 {
             let w = model.weights.blocks[lastLayer]
             var dX = FloatBuffer(count: n * d)
             let dZ1 = FloatBuffer(count: n * d)
             w.qkv.weight.data.withUnsafeBufferPointer { wq in
-                BLAS.gemm(m: n, n: d, k: 3 * d, a: dQKV.pointer, lda: 3 * d, b: wq.baseAddress!, ldb: d, c: dZ1.pointer, ldc: d)
+                BLAS.gemmRows(m: n, n: d, k: 3 * d, a: dQKV.pointer, lda: 3 * d, b: wq.baseAddress!, ldb: d,
+                              c: dZ1.pointer, ldc: d)
             }
             layerNormBackward(last.x.pointer, mean: last.ln1Mean.pointer, rstd: last.ln1Rstd.pointer, w.norm1,
                               dout: dZ1.pointer, dx: dX.pointer, rows: n, accumulate: false)
             Kernels.axpy(dX.pointer, dU0.pointer, scale: 1, count: d)
 
             let work = BackwardScratch(tokens: n, dim: d, mlp: m)
-            precondition(work.attention.count == n * n)
             let firstSlotBlock = c.depth - c.nLastBlocks
             for l in stride(from: c.depth - 2, through: 0, by: -1) {
                 if l >= firstSlotBlock {
@@ -80,18 +93,21 @@ extension ViTEngine {
                     valueNorms(layer: l, values: trace.blocks[l].qkv.pointer + 2 * d, ld: 3 * d, tokens: n, into: norms)
                 }
                 dX = fullBlockBackward(layer: l, act: trace.blocks[l], dOut: dX, work: work, chains: chains,
-                                       norms: norms, inspector: inspector, needInputGradient: l > 0)
+                                       norms: norms, gate: gate, inspector: inspector, needInputGradient: l > 0)
             }
         }
 
         func vector(_ r: AttentionReductions, _ b: FloatBuffer) -> [Float]? { reductions.contains(r) ? b.array : nil }
+        func lanes(_ r: AttentionReductions, _ field: KeyPath<AttentionChains.Lane, FloatBuffer>) -> [Float]? {
+            reductions.contains(r) ? chains.sumOfLanes(field) : nil
+        }
         return AttentionSummary(
             logits: trace.logits, target: target, gridRows: trace.gridRows, gridCols: trace.gridCols,
             valueNorm: valueNorm,
-            rawAttention: vector(.rawAttention, chains.rawAttention),
+            rawAttention: lanes(.rawAttention, \.rawAttention),
             rollout: vector(.rollout, chains.rollout),
-            gradientSum: vector(.gradientSum, chains.gradientSum),
-            attentionGradientSum: vector(.attentionGradientSum, chains.attentionGradientSum),
+            gradientSum: lanes(.gradientSum, \.gradientSum),
+            attentionGradientSum: lanes(.attentionGradientSum, \.attentionGradientSum),
             genericChain: vector(.genericChain, chains.generic),
             normChain: vector(.normChain, chains.norm),
             lastLayerGradient: lastGradient.array)
@@ -114,7 +130,7 @@ extension ViTEngine {
     func lastLayerGradientRows(_ s: LastBlockState, dO0: FloatBuffer, tokens n: Int) -> FloatBuffer {
         let d = config.dim, dh = config.headDim
         let g = FloatBuffer(count: config.numHeads * n)
-        for h in 0..<config.numHeads {
+        Parallel.forEach(config.numHeads) { h, _ in
             BLAS.gemv(m: n, n: dh, a: s.kv.pointer + d + h * dh, lda: 2 * d, x: dO0.pointer + h * dh, y: g.at(h * n))
         }
         return g
@@ -122,17 +138,20 @@ extension ViTEngine {
 
     /// Layers L−1 … 1 for reductions that read attention only: recompute each head's A from the saved Q and K and
     /// hand it to the chains, with no gradient work at all.
-    func attentionOnlyPass(_ trace: ForwardTrace, chains: AttentionChains, inspector: AttentionInspector?) {
+    func attentionOnlyPass(_ trace: ForwardTrace, chains: AttentionChains, gate: InspectorGate,
+                           inspector: AttentionInspector?) {
         let n = trace.tokens
-        let a = FloatBuffer(count: n * n)
+        let buffers = (0..<Parallel.threads).map { _ in FloatBuffer(count: n * n) }
         let scale = 1 / Float(config.headDim).squareRoot()
         for l in stride(from: config.depth - 2, through: 0, by: -1) {
             chains.beginLayer()
-            for h in 0..<config.numHeads {
-                attentionMatrix(qkv: trace.blocks[l].qkv.pointer, head: h, tokens: n, into: a.pointer, scale: scale)
+            Parallel.forEach(config.numHeads) { h, worker in
+                let a = buffers[worker]
+                attentionRows(qkv: trace.blocks[l].qkv.pointer, head: h, firstRow: 0, rows: n, tokens: n, into: a.pointer,
+                              scale: scale)
                 let view = AttentionHeadView(layer: l, head: h, rows: n, tokens: n, attention: a.pointer, gradient: nil,
                                              valueNorms: nil)
-                inspector?(view)
+                gate.call(inspector, view)
                 chains.consume(view, isLast: false)
             }
             chains.endLayer()
@@ -183,49 +202,54 @@ extension ViTEngine {
         }
     }
 
-    /// The backward of one full block, given ∂y/∂(block output). Streams each head's A and G to the chains.
-    /// Returns ∂y/∂(block input), or an untouched buffer when `needInputGradient` is false (block 1).
+    /// The backward of one full block, given ∂y/∂(block output). Heads run concurrently, each streaming its A and G
+    /// to the chains. Returns ∂y/∂(block input), or `dOut` untouched when `needInputGradient` is false (block 1).
     func fullBlockBackward(layer l: Int, act: BlockActivations, dOut: FloatBuffer, work: BackwardScratch,
-                           chains: AttentionChains, norms: FloatBuffer?, inspector: AttentionInspector?,
-                           needInputGradient: Bool) -> FloatBuffer {
+                           chains: AttentionChains, norms: FloatBuffer?, gate: InspectorGate,
+                           inspector: AttentionInspector?, needInputGradient: Bool) -> FloatBuffer {
         let c = config, w = model.weights.blocks[l]
         let n = act.u.count / c.dim, d = c.dim, dh = c.headDim, m = c.mlpDim
         let scale = 1 / Float(dh).squareRoot()
         // MLP: dHid = (ls2 ⊙ dOut)·W_fc2, dF1 = dHid ⊙ GELU'(F1), dU = dOut + LN2ᵀ(dF1·W_fc1).
-        work.scaled.pointer.update(from: dOut.pointer, count: n * d)
-        if let ls = w.layerScale2 { ls.withUnsafeBufferPointer { Kernels.scaleColumns(work.scaled.pointer, scale: $0.baseAddress!, rows: n, cols: d) } }
+        scaledCopy(dOut, by: w.layerScale2, into: work.scaled, rows: n, cols: d)
         w.fc2.weight.data.withUnsafeBufferPointer {
-            BLAS.gemm(m: n, n: m, k: d, a: work.scaled.pointer, lda: d, b: $0.baseAddress!, ldb: m, c: work.hidden.pointer, ldc: m)
+            BLAS.gemmRows(m: n, n: m, k: d, a: work.scaled.pointer, lda: d, b: $0.baseAddress!, ldb: m,
+                          c: work.hidden.pointer, ldc: m)
         }
-        Kernels.geluBackward(act.f1.pointer, dout: work.hidden.pointer, dx: work.hidden.pointer, count: n * m)
+        Parallel.forEachChunk(n * m, minimum: 1 << 14) { r in
+            Kernels.geluBackward(act.f1.pointer + r.lowerBound, dout: work.hidden.pointer + r.lowerBound,
+                                 dx: work.hidden.pointer + r.lowerBound, count: r.count)
+        }
         w.fc1.weight.data.withUnsafeBufferPointer {
-            BLAS.gemm(m: n, n: d, k: m, a: work.hidden.pointer, lda: m, b: $0.baseAddress!, ldb: d, c: work.normed.pointer, ldc: d)
+            BLAS.gemmRows(m: n, n: d, k: m, a: work.hidden.pointer, lda: m, b: $0.baseAddress!, ldb: d,
+                          c: work.normed.pointer, ldc: d)
         }
         let dU = work.dU
         dU.pointer.update(from: dOut.pointer, count: n * d)
         layerNormBackward(act.u.pointer, mean: act.ln2Mean.pointer, rstd: act.ln2Rstd.pointer, w.norm2,
                           dout: work.normed.pointer, dx: dU.pointer, rows: n, accumulate: true)
         // dO = (ls1 ⊙ dU)·W_proj.
-        work.scaled.pointer.update(from: dU.pointer, count: n * d)
-        if let ls = w.layerScale1 { ls.withUnsafeBufferPointer { Kernels.scaleColumns(work.scaled.pointer, scale: $0.baseAddress!, rows: n, cols: d) } }
+        scaledCopy(dU, by: w.layerScale1, into: work.scaled, rows: n, cols: d)
         let dO = work.dO
         w.proj.weight.data.withUnsafeBufferPointer {
-            BLAS.gemm(m: n, n: d, k: d, a: work.scaled.pointer, lda: d, b: $0.baseAddress!, ldb: d, c: dO.pointer, ldc: d)
+            BLAS.gemmRows(m: n, n: d, k: d, a: work.scaled.pointer, lda: d, b: $0.baseAddress!, ldb: d,
+                          c: dO.pointer, ldc: d)
         }
         let qkv = act.qkv.pointer
-        let a = work.attention, g = work.gradient
         chains.beginLayer()
-        for h in 0..<c.numHeads {
+        Parallel.forEach(c.numHeads) { h, worker in
+            let a = work.attention[worker], g = work.gradient[worker]
             // Recompute A_h rather than keep 12 layers of it (§7.3 S9).
-            attentionMatrix(qkv: qkv, head: h, tokens: n, into: a.pointer, scale: scale)
+            attentionRows(qkv: qkv, head: h, firstRow: 0, rows: n, tokens: n, into: a.pointer, scale: scale)
             // G_h = dO_h · V_hᵀ: the hooked attention gradient.
             BLAS.gemm(transB: true, m: n, n: n, k: dh, a: dO.pointer + h * dh, lda: d, b: qkv + 2 * d + h * dh, ldb: 3 * d,
                       c: g.pointer, ldc: n)
             let view = AttentionHeadView(layer: l, head: h, rows: n, tokens: n, attention: a.pointer, gradient: g.pointer,
                                          valueNorms: norms.map { UnsafePointer($0.at(h * n)) })
-            inspector?(view)
+            gate.call(inspector, view)
             chains.consume(view, isLast: false)
-            guard needInputGradient else { continue }
+            guard needInputGradient else { return }
+            // Head h writes only its own dQ, dK, dV columns.
             let dQKV = work.dQKV
             BLAS.gemm(transA: true, m: n, n: dh, k: n, a: a.pointer, lda: n, b: dO.pointer + h * dh, ldb: d,
                       c: dQKV.at(2 * d + h * dh), ldc: 3 * d)
@@ -238,8 +262,8 @@ extension ViTEngine {
         chains.endLayer()
         guard needInputGradient else { return dOut }
         w.qkv.weight.data.withUnsafeBufferPointer {
-            BLAS.gemm(m: n, n: d, k: 3 * d, a: work.dQKV.pointer, lda: 3 * d, b: $0.baseAddress!, ldb: d,
-                      c: work.normed.pointer, ldc: d)
+            BLAS.gemmRows(m: n, n: d, k: 3 * d, a: work.dQKV.pointer, lda: 3 * d, b: $0.baseAddress!, ldb: d,
+                          c: work.normed.pointer, ldc: d)
         }
         let dX = FloatBuffer(count: n * d)
         dX.pointer.update(from: dU.pointer, count: n * d)
@@ -248,11 +272,19 @@ extension ViTEngine {
         return dX
     }
 
+    /// out = x ⊙ scale per column (LayerScale), or a plain copy.
+    func scaledCopy(_ x: FloatBuffer, by scale: [Float]?, into out: FloatBuffer, rows: Int, cols: Int) {
+        out.pointer.update(from: x.pointer, count: rows * cols)
+        if let scale {
+            scale.withUnsafeBufferPointer { Kernels.scaleColumns(out.pointer, scale: $0.baseAddress!, rows: rows, cols: cols) }
+        }
+    }
+
     /// ν̂[h, n] = ‖W_O⁽ʰ⁾ v_n‖ via the Gram matrix (§7.3 S5), for every head of one layer, into an H × N buffer.
     func valueNorms(layer l: Int, values: UnsafePointer<Float>, ld: Int, tokens n: Int, into out: FloatBuffer) {
         let dh = config.headDim
-        let t = FloatBuffer(count: n * dh)
-        for h in 0..<config.numHeads {
+        Parallel.forEach(config.numHeads) { h, _ in
+            let t = FloatBuffer(count: n * dh)
             let v = values + h * dh
             BLAS.gemm(m: n, n: dh, k: dh, a: v, lda: ld, b: valueGram[l][h].pointer, ldb: dh, c: t.pointer, ldc: dh)
             let o = out.at(h * n)
@@ -265,21 +297,24 @@ extension ViTEngine {
     }
 }
 
-@inline(__always)
 func layerNormBackward(_ x: UnsafePointer<Float>, mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>,
                        _ weights: LayerNormWeights, dout: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>, rows: Int,
                        accumulate: Bool) {
+    let cols = weights.gamma.count
     weights.gamma.withUnsafeBufferPointer { g in
-        Kernels.layerNormBackward(x, mean: mean, rstd: rstd, gamma: g.baseAddress!, dout: dout, dx: dx, rows: rows,
-                                  cols: weights.gamma.count, accumulate: accumulate)
+        Parallel.forEachChunk(rows, minimum: 64) { r in
+            let o = r.lowerBound * cols
+            Kernels.layerNormBackward(x + o, mean: mean + r.lowerBound, rstd: rstd + r.lowerBound, gamma: g.baseAddress!,
+                                      dout: dout + o, dx: dx + o, rows: r.count, cols: cols, accumulate: accumulate)
+        }
     }
 }
 
 /// Working buffers of the full-block backward for one token count, reused across layers.
 final class BackwardScratch {
     let scaled: FloatBuffer, normed: FloatBuffer, dU: FloatBuffer, dO: FloatBuffer, hidden: FloatBuffer, dQKV: FloatBuffer
-    /// One head's A and G (then dS), N × N each.
-    let attention: FloatBuffer, gradient: FloatBuffer
+    /// Per worker: one head's A and G (then dS), N × N each.
+    let attention: [FloatBuffer], gradient: [FloatBuffer]
     init(tokens n: Int, dim d: Int, mlp m: Int) {
         scaled = FloatBuffer(count: n * d)
         normed = FloatBuffer(count: n * d)
@@ -287,7 +322,8 @@ final class BackwardScratch {
         dO = FloatBuffer(count: n * d)
         hidden = FloatBuffer(count: n * m)
         dQKV = FloatBuffer(count: n * 3 * d)
-        attention = FloatBuffer(count: n * n)
-        gradient = FloatBuffer(count: n * n)
+        let workers = min(Parallel.threads, 64)
+        attention = (0..<workers).map { _ in FloatBuffer(count: n * n) }
+        gradient = (0..<workers).map { _ in FloatBuffer(count: n * n) }
     }
 }

@@ -1,33 +1,57 @@
 import SNNAKernels
 
+// Row-parallel building blocks: each splits its rows over the engine's workers (`Parallel`), so the GEMM and the
+// elementwise work that follows it touch the same rows on the same core.
+
 /// y = x·Wᵀ + b for `rows` rows.
-@inline(__always)
 func linearForward(_ x: UnsafePointer<Float>, rows: Int, _ layer: LinearWeights, into out: UnsafeMutablePointer<Float>) {
+    let k = layer.inFeatures, n = layer.outFeatures
     layer.weight.data.withUnsafeBufferPointer { w in
-        BLAS.gemm(transB: true, m: rows, n: layer.outFeatures, k: layer.inFeatures, a: x, lda: layer.inFeatures,
-                  b: w.baseAddress!, ldb: layer.inFeatures, c: out, ldc: layer.outFeatures)
-    }
-    layer.bias.withUnsafeBufferPointer { Kernels.addBiasRows(out, bias: $0.baseAddress!, rows: rows, cols: layer.outFeatures) }
-}
-
-/// residual += scale ⊙ delta (scale per column, or 1 without LayerScale), for `rows` rows of `cols`.
-@inline(__always)
-func addResidual(_ residual: UnsafeMutablePointer<Float>, _ delta: UnsafeMutablePointer<Float>, scale: [Float]?,
-                 rows: Int, cols: Int) {
-    if let scale { scale.withUnsafeBufferPointer { Kernels.scaleColumns(delta, scale: $0.baseAddress!, rows: rows, cols: cols) } }
-    Kernels.axpy(residual, delta, scale: 1, count: rows * cols)
-}
-
-@inline(__always)
-func layerNorm(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>?,
-               rstd: UnsafeMutablePointer<Float>?, _ weights: LayerNormWeights, rows: Int, eps: Float) {
-    weights.gamma.withUnsafeBufferPointer { g in
-        weights.beta.withUnsafeBufferPointer { b in
-            Kernels.layerNormForward(x, out, mean: mean, rstd: rstd, gamma: g.baseAddress!, beta: b.baseAddress!,
-                                     rows: rows, cols: weights.gamma.count, eps: eps)
+        layer.bias.withUnsafeBufferPointer { bias in
+            Parallel.forEachChunk(rows, minimum: 32) { r in
+                BLAS.gemm(transB: true, m: r.count, n: n, k: k, a: x + r.lowerBound * k, lda: k, b: w.baseAddress!,
+                          ldb: k, c: out + r.lowerBound * n, ldc: n)
+                Kernels.addBiasRows(out + r.lowerBound * n, bias: bias.baseAddress!, rows: r.count, cols: n)
+            }
         }
     }
 }
+
+/// residual += scale ⊙ delta (scale per column, or 1 without LayerScale), for `rows` rows of `cols`.
+func addResidual(_ residual: UnsafeMutablePointer<Float>, _ delta: UnsafeMutablePointer<Float>, scale: [Float]?,
+                 rows: Int, cols: Int) {
+    Parallel.forEachChunk(rows, minimum: 64) { r in
+        let o = r.lowerBound * cols
+        if let scale {
+            scale.withUnsafeBufferPointer { Kernels.scaleColumns(delta + o, scale: $0.baseAddress!, rows: r.count, cols: cols) }
+        }
+        Kernels.axpy(residual + o, delta + o, scale: 1, count: r.count * cols)
+    }
+}
+
+func layerNorm(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>?,
+               rstd: UnsafeMutablePointer<Float>?, _ weights: LayerNormWeights, rows: Int, eps: Float) {
+    let cols = weights.gamma.count
+    weights.gamma.withUnsafeBufferPointer { g in
+        weights.beta.withUnsafeBufferPointer { b in
+            Parallel.forEachChunk(rows, minimum: 64) { r in
+                Kernels.layerNormForward(x + r.lowerBound * cols, out + r.lowerBound * cols,
+                                         mean: mean.map { $0 + r.lowerBound }, rstd: rstd.map { $0 + r.lowerBound },
+                                         gamma: g.baseAddress!, beta: b.baseAddress!, rows: r.count, cols: cols, eps: eps)
+            }
+        }
+    }
+}
+
+func gelu(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, count: Int) {
+    Parallel.forEachChunk(count, minimum: 1 << 14) { r in
+        Kernels.geluForward(x + r.lowerBound, out + r.lowerBound, count: r.count)
+    }
+}
+
+/// Query rows per attention tile: one tile's scores (256 × N floats, 3.7 MB at N = 3601) stay in cache between the
+/// Q·Kᵀ product, the softmax and the product with V.
+let attentionTileRows = 256
 
 struct ForwardOutput {
     var gridRows: Int
@@ -114,15 +138,19 @@ extension ViTEngine {
                   rows: bn, eps: c.layerNormEps)
         linearForward(work.normed.pointer, rows: bn, w.qkv, into: act.qkv.pointer)
         let scale = 1 / Float(dh).squareRoot()
-        for b in 0..<batch {
+        // Tiles of (image, head, query rows) in parallel: scores, softmax and A·V while the tile is in cache.
+        let tiles = (n + attentionTileRows - 1) / attentionTileRows
+        let heads = c.numHeads
+        Parallel.forEach(batch * heads * tiles) { item, worker in
+            let b = item / (heads * tiles), h = (item / tiles) % heads, t = item % tiles
+            let row0 = t * attentionTileRows, rows = min(attentionTileRows, n - row0)
             let qkv = act.qkv.at(b * n * 3 * d)
-            for h in 0..<c.numHeads {
-                attentionMatrix(qkv: qkv, head: h, tokens: n, into: work.attention.pointer, scale: scale)
-                edit?(l, h, work.attention.pointer, n, n)
-                // O_h = A_h · V_h, written into head h's column slice.
-                BLAS.gemm(m: n, n: dh, k: n, a: work.attention.pointer, lda: n, b: qkv + 2 * d + h * dh, ldb: 3 * d,
-                          c: work.heads.at(b * n * d + h * dh), ldc: d)
-            }
+            let s = work.tile(worker)
+            attentionRows(qkv: qkv, head: h, firstRow: row0, rows: rows, tokens: n, into: s.pointer, scale: scale)
+            edit?(l, h, row0, s.pointer, rows, n)
+            // O_h = A_h · V_h, written into head h's column slice.
+            BLAS.gemm(m: rows, n: dh, k: n, a: s.pointer, lda: n, b: qkv + 2 * d + h * dh, ldb: 3 * d,
+                      c: work.heads.at((b * n + row0) * d + h * dh), ldc: d)
         }
         linearForward(work.heads.pointer, rows: bn, w.proj, into: work.delta.pointer)
         act.u.pointer.update(from: act.x.pointer, count: bn * d)
@@ -130,19 +158,20 @@ extension ViTEngine {
         layerNorm(act.u.pointer, work.normed.pointer, mean: act.ln2Mean.pointer, rstd: act.ln2Rstd.pointer, w.norm2,
                   rows: bn, eps: c.layerNormEps)
         linearForward(work.normed.pointer, rows: bn, w.fc1, into: act.f1.pointer)
-        Kernels.geluForward(act.f1.pointer, work.hidden.pointer, count: bn * c.mlpDim)
+        gelu(act.f1.pointer, work.hidden.pointer, count: bn * c.mlpDim)
         linearForward(work.hidden.pointer, rows: bn, w.fc2, into: work.delta.pointer)
         z.pointer.update(from: act.u.pointer, count: bn * d)
         addResidual(z.pointer, work.delta.pointer, scale: w.layerScale2, rows: bn, cols: d)
     }
 
-    /// A_h = softmax(scale · Q_h·K_hᵀ) for one image's fused qkv (N × 3D), into an N×N buffer.
-    func attentionMatrix(qkv: UnsafePointer<Float>, head h: Int, tokens n: Int, into a: UnsafeMutablePointer<Float>,
-                         scale: Float) {
+    /// Rows firstRow..<firstRow+rows of A_h = softmax(scale · Q_h·K_hᵀ) for one image's fused qkv (N × 3D), into a
+    /// rows × N buffer.
+    func attentionRows(qkv: UnsafePointer<Float>, head h: Int, firstRow: Int, rows: Int, tokens n: Int,
+                       into a: UnsafeMutablePointer<Float>, scale: Float) {
         let d = config.dim, dh = config.headDim
-        BLAS.gemm(transB: true, m: n, n: n, k: dh, a: qkv + h * dh, lda: 3 * d, b: qkv + d + h * dh, ldb: 3 * d,
-                  c: a, ldc: n)
-        Kernels.softmaxRows(a, rows: n, cols: n, scale: scale)
+        BLAS.gemm(transB: true, m: rows, n: n, k: dh, a: qkv + firstRow * 3 * d + h * dh, lda: 3 * d,
+                  b: qkv + d + h * dh, ldb: 3 * d, c: a, ldc: n)
+        Kernels.softmaxRows(a, rows: rows, cols: n, scale: scale)
     }
 
     /// The last block for the CLS token only: K and V for all tokens, attention row 0, MLP at token 0.
@@ -156,8 +185,8 @@ extension ViTEngine {
         w.qkv.weight.data.withUnsafeBufferPointer { wq in
             w.qkv.bias.withUnsafeBufferPointer { bq in
                 // K|V rows of the fused weight are contiguous: rows D..3D.
-                BLAS.gemm(transB: true, m: n, n: 2 * d, k: d, a: normed.pointer, lda: d, b: wq.baseAddress! + d * d,
-                          ldb: d, c: s.kv.pointer, ldc: 2 * d)
+                BLAS.gemmRows(transB: true, m: n, n: 2 * d, k: d, a: normed.pointer, lda: d, b: wq.baseAddress! + d * d,
+                              ldb: d, c: s.kv.pointer, ldc: 2 * d)
                 Kernels.addBiasRows(s.kv.pointer, bias: bq.baseAddress! + d, rows: n, cols: 2 * d)
                 BLAS.gemv(m: d, n: d, a: wq.baseAddress!, lda: d, x: normed.pointer, y: s.q0.pointer)
                 Kernels.axpy(s.q0.pointer, bq.baseAddress!, scale: 1, count: d)
@@ -165,11 +194,11 @@ extension ViTEngine {
         }
         let scale = 1 / Float(dh).squareRoot()
         let heads = FloatBuffer(count: d)
-        for h in 0..<c.numHeads {
+        Parallel.forEach(c.numHeads) { h, _ in
             let a0 = s.attention0.at(h * n)
             BLAS.gemv(m: n, n: dh, a: s.kv.pointer + h * dh, lda: 2 * d, x: s.q0.pointer + h * dh, y: a0)
             Kernels.softmaxRows(a0, rows: 1, cols: n, scale: scale)
-            edit?(c.depth - 1, h, a0, 1, n)
+            edit?(c.depth - 1, h, 0, a0, 1, n)
             BLAS.gemv(transA: true, m: n, n: dh, a: s.kv.pointer + d + h * dh, lda: 2 * d, x: a0, y: heads.at(h * dh))
         }
         let delta = FloatBuffer(count: max(d, m))
@@ -182,7 +211,7 @@ extension ViTEngine {
         s.ln2Rstd0 = rstd
         linearForward(normed.pointer, rows: 1, w.fc1, into: s.f10.pointer)
         let hidden = FloatBuffer(count: m)
-        Kernels.geluForward(s.f10.pointer, hidden.pointer, count: m)
+        gelu(s.f10.pointer, hidden.pointer, count: m)
         linearForward(hidden.pointer, rows: 1, w.fc2, into: delta.pointer)
         s.output0.pointer.update(from: s.u0.pointer, count: d)
         addResidual(s.output0.pointer, delta.pointer, scale: w.layerScale2, rows: 1, cols: d)
@@ -225,12 +254,13 @@ final class BlockScratch {
     let heads: FloatBuffer      // B·N × D, concatenated head outputs
     let delta: FloatBuffer      // B·N × D, a sublayer's output before the residual
     let hidden: FloatBuffer     // B·N × M
-    let attention: FloatBuffer  // N × N
+    private let tiles: [FloatBuffer]  // per worker: attentionTileRows × N scores
     init(tokens: Int, dim: Int, mlp: Int, attentionTokens n: Int) {
         normed = FloatBuffer(count: tokens * dim)
         heads = FloatBuffer(count: tokens * dim)
         delta = FloatBuffer(count: tokens * dim)
         hidden = FloatBuffer(count: tokens * mlp)
-        attention = FloatBuffer(count: n * n)
+        tiles = (0..<Parallel.threads).map { _ in FloatBuffer(count: min(attentionTileRows, n) * n) }
     }
+    func tile(_ worker: Int) -> FloatBuffer { tiles[worker] }
 }

@@ -27,7 +27,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Batch size for the batched forward and the throughput phases.")
     var batch: Int = 4
 
-    @Option(help: "BLAS threads (default: every core).")
+    @Option(help: "Worker threads (default: every core; OpenBLAS runs single-threaded inside them).")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
     @Option(help: "Repeats per phase (median, min and max are reported).")
@@ -53,7 +53,7 @@ struct BenchCommand: ParsableCommand {
             if let json { try checkOutputFile(json, option: "--json") }
             let (height, width) = try parseSize(size)
             let methodList = try parseMethodList()
-            BLAS.setThreads(threads)
+            Parallel.configure(threads: threads)
             let vit = try loadModel()
             let engine = try ViTEngine(model: vit)
             try engine.checkGrid(height: height, width: width)

@@ -48,7 +48,7 @@ struct ExplainCommand: ParsableCommand {
     @Option(name: .long, help: "Write <method>.png (heat map over the image) and <method>_heatmap.png here.")
     var png: String?
 
-    @Option(name: .long, help: "BLAS threads (default: OpenBLAS's own choice).")
+    @Option(name: .long, help: "Worker threads (default: every core; OpenBLAS runs single-threaded inside them).")
     var threads: Int?
 
     func run() throws {
@@ -62,7 +62,7 @@ struct ExplainCommand: ParsableCommand {
             // Fail on unwritable outputs before minutes of compute, and write nothing until all is computed.
             if let json { try checkOutputFile(json, option: "--json") }
             if let png { try checkFolderLocation(png, option: "--png") }
-            if let threads { BLAS.setThreads(threads) }
+            if let threads { Parallel.configure(threads: threads) }
             if steps < 1 { throw CLIError("--steps must be at least 1") }
             let vit = try ModelFile.load(path: model)
             let target = try parseClass(vit.config)

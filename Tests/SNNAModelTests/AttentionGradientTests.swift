@@ -20,8 +20,10 @@ import SNNAKernels
     }
 
     func logit(_ engine: ViTEngine, _ image: ImageTensor, target: Int, perturb p: Probe, by delta: Float) throws -> Double {
-        let edit: AttentionEdit = { layer, head, a, rows, tokens in
-            if layer == p.layer && head == p.head && p.row < rows { a[p.row * tokens + p.col] += delta }
+        let edit: AttentionEdit = { layer, head, firstRow, a, rows, tokens in
+            if layer == p.layer && head == p.head && p.row >= firstRow && p.row < firstRow + rows {
+                a[(p.row - firstRow) * tokens + p.col] += delta
+            }
         }
         return Double(try engine.predict([image], attentionEdit: edit)[0][target])
     }

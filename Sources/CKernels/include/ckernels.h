@@ -11,6 +11,9 @@ void ck_layernorm_forward(const float *x, float *out, float *mean, float *rstd, 
 void ck_layernorm_backward(const float *x, const float *mean, const float *rstd, const float *gamma, const float *dout,
                            float *dx, long rows, long cols, int accumulate);
 
+// erf in float32 (max error 2e-7), the one GELU uses.
+float ck_erff(float x);
+
 // Exact-erf GELU: 0.5 x (1 + erf(x / sqrt 2)).
 void ck_gelu_forward(const float *x, float *out, long n);
 // dx = dout * (Phi(x) + x phi(x)).
