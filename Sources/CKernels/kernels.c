@@ -81,15 +81,46 @@ void ck_gelu_backward(const float *x, const float *dout, float *dx, long n) {
     }
 }
 
+// Row maximum with 16 independent lanes: an elementwise max the vectoriser turns into vmaxps (a plain reduction
+// stays scalar, since infinities are honoured).
+static inline float ck_row_max(const float *row, long cols) {
+    float lane[16];
+    for (int j = 0; j < 16; j++) lane[j] = -INFINITY;
+    long c = 0;
+    for (; c + 16 <= cols; c += 16)
+        for (int j = 0; j < 16; j++) lane[j] = row[c + j] > lane[j] ? row[c + j] : lane[j];
+    float mx = -INFINITY;
+    for (int j = 0; j < 16; j++) mx = lane[j] > mx ? lane[j] : mx;
+    for (; c < cols; c++) mx = row[c] > mx ? row[c] : mx;
+    return mx;
+}
+
 void ck_softmax_rows(float *s, long rows, long cols, long ld, float scale) {
     for (long r = 0; r < rows; r++) {
         float *row = s + r * ld;
-        float mx = -INFINITY;
-        for (long c = 0; c < cols; c++) mx = row[c] > mx ? row[c] : mx;
+        float mx = ck_row_max(row, cols);
         float sum = 0.f;
         for (long c = 0; c < cols; c++) { float e = expf((row[c] - mx) * scale); row[c] = e; sum += e; }
         float inv = 1.0f / sum;
         for (long c = 0; c < cols; c++) row[c] *= inv;
+    }
+}
+
+void ck_softmax_exp_rows(float *s, long rows, long cols, long ld, float scale, float *inv_sums) {
+    for (long r = 0; r < rows; r++) {
+        float *row = s + r * ld;
+        float mx = ck_row_max(row, cols);
+        float sum = 0.f;
+        for (long c = 0; c < cols; c++) { float e = expf((row[c] - mx) * scale); row[c] = e; sum += e; }
+        inv_sums[r] = 1.0f / sum;
+    }
+}
+
+void ck_scale_rows(float *x, long rows, long cols, long ld, const float *scale) {
+    for (long r = 0; r < rows; r++) {
+        float *row = x + r * ld;
+        float f = scale[r];
+        for (long c = 0; c < cols; c++) row[c] *= f;
     }
 }
 

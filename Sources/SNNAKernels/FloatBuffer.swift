@@ -1,6 +1,6 @@
 import Synchronization
 
-/// An owned, zero-initialised float32 buffer for the engine's large working arrays (activations, N×N scratch).
+/// An owned float32 buffer (zero-initialised unless asked otherwise) for the engine's large working arrays (activations, N×N scratch).
 /// A class so it can be passed around without copies; not shared between threads.
 ///
 /// Storage comes from `BufferRecycler`: a frame allocates the same few hundred MiB of buffers as the previous one,
@@ -10,11 +10,12 @@ public final class FloatBuffer {
     public let count: Int
     public let pointer: UnsafeMutablePointer<Float>
 
-    public init(count: Int) {
+    /// `zeroed: false` skips the clearing for buffers the caller overwrites completely before reading.
+    public init(count: Int, zeroed: Bool = true) {
         precondition(count >= 0)
         self.count = count
         pointer = BufferRecycler.shared.take(max(count, 1))
-        pointer.update(repeating: 0, count: max(count, 1))
+        if zeroed { pointer.update(repeating: 0, count: max(count, 1)) } else { pointer[0] = 0 }
     }
 
     public convenience init(_ values: [Float]) {
@@ -39,11 +40,11 @@ public final class FloatBuffer {
     @inline(__always) public func at(_ offset: Int) -> UnsafeMutablePointer<Float> { pointer + offset }
 }
 
-/// Keeps freed float blocks of 1 MiB or more, by exact size, for the next buffer of that size. Bounded: beyond
+/// Keeps freed float blocks of 64 KiB or more, by exact size, for the next buffer of that size. Bounded: beyond
 /// `capacityBytes` the oldest blocks are released, so a process that moves between input sizes stays flat too.
 public final class BufferRecycler: Sendable {
     public static let shared = BufferRecycler(capacityBytes: 2 << 30)
-    static let minimumRecycledCount = (1 << 20) / MemoryLayout<Float>.stride
+    static let minimumRecycledCount = (64 << 10) / MemoryLayout<Float>.stride
 
     private struct Block: @unchecked Sendable {
         let pointer: UnsafeMutablePointer<Float>

@@ -32,6 +32,17 @@ public enum Kernels {
         ck_softmax_rows(s, rows, cols, ld ?? cols, scale)
     }
 
+    /// Unnormalised softmax: rows become exp(scale·(s − max)), `inverseSums` receives 1/Σ per row.
+    public static func softmaxExpRows(_ s: UnsafeMutablePointer<Float>, rows: Int, cols: Int, ld: Int? = nil, scale: Float,
+                                      inverseSums: UnsafeMutablePointer<Float>) {
+        ck_softmax_exp_rows(s, rows, cols, ld ?? cols, scale, inverseSums)
+    }
+
+    public static func scaleRows(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int, ld: Int,
+                                 scale: UnsafePointer<Float>) {
+        ck_scale_rows(x, rows, cols, ld, scale)
+    }
+
     public static func softmaxBackwardRows(_ a: UnsafePointer<Float>, _ g: UnsafeMutablePointer<Float>, rows: Int, cols: Int) {
         ck_softmax_backward_rows(a, g, rows, cols)
     }

@@ -47,13 +47,15 @@ public struct AttentionSummary: Sendable {
     public var tokens: Int { 1 + gridRows * gridCols }
 }
 
-/// One head's attention and its gradient as the backward streams them (layer l 0-based). `rows` is N for full
-/// blocks and 1 for the CLS-only last block, whose other rows of G are exactly zero (§7.3 S3). The pointers are
-/// valid only while the consumer or inspector that receives the view runs. `gradient` is nil on passes that read
-/// attention only (RawAtt, Rollout); `valueNorms` (ν̂[h, ·], N values) only when a norm chain is requested.
+/// A tile of query rows of one head's attention and its gradient, as the backward streams them (layer l 0-based):
+/// rows firstRow ..< firstRow + rows, each N long. Full blocks arrive in tiles covering all N rows; the CLS-only
+/// last block as row 0 alone, its other rows of G being exactly zero (§7.3 S3). The pointers are valid only while
+/// the consumer or inspector that receives the view runs. `gradient` is nil on passes that read attention only
+/// (RawAtt, Rollout); `valueNorms` (ν̂[h, ·], all N values) only when a norm chain is requested.
 public struct AttentionHeadView {
     public let layer: Int
     public let head: Int
+    public let firstRow: Int
     public let rows: Int
     public let tokens: Int
     public let attention: UnsafePointer<Float>
@@ -117,39 +119,41 @@ final class AttentionChains {
     func consume(_ v: AttentionHeadView, isLast: Bool) {
         let lane = lanes[v.head]
         let invH = 1 / Float(heads)
-        let a = v.attention
-        if isLast && request.contains(.rawAttention) {
+        let a = v.attention, r0 = v.firstRow
+        let hasCLSRow = r0 == 0
+        if isLast && hasCLSRow && request.contains(.rawAttention) {
             Kernels.axpy(lane.rawAttention.pointer, a, scale: invH, count: n)
         }
         if request.contains(.rollout) {
             // (r · mean_h A)[s] over the rows this view holds (r is e0 at the last layer, so row 0 suffices there).
-            BLAS.gemv(transA: true, m: v.rows, n: n, alpha: invH, a: a, lda: n, x: rollout.pointer, beta: 1,
+            BLAS.gemv(transA: true, m: v.rows, n: n, alpha: invH, a: a, lda: n, x: rollout.pointer + r0, beta: 1,
                       y: lane.rolloutNext.pointer)
         }
         guard let g = v.gradient else { return }
-        if request.contains(.gradientSum) {
+        if hasCLSRow && request.contains(.gradientSum) {
             Kernels.axpy(lane.gradientSum.pointer, g, scale: invH, count: n)
         }
-        if request.contains(.attentionGradientSum) {
+        if hasCLSRow && request.contains(.attentionGradientSum) {
             for s in 0..<n { lane.attentionGradientSum[s] += max(a[s] * g[s], 0) * invH }
         }
         var weights: [UnsafePointer<Float>] = []
         var outs: [UnsafeMutablePointer<Float>] = []
         if request.contains(.genericChain) {
-            weights.append(genericWeight.pointer)
+            weights.append(genericWeight.pointer + r0)
             outs.append(lane.genericNext.pointer)
         }
         if request.contains(.normChain) {
             switch valueNorm {
             case .row:
-                for i in 0..<v.rows { lane.normWeight[i] = norm[i] * v.valueNorms![i] * invH }
+                let nu = v.valueNorms!
+                for i in r0..<(r0 + v.rows) { lane.normWeight[i] = norm[i] * nu[i] * invH }
                 outs.append(lane.normNext.pointer)
             case .column:
-                for i in 0..<v.rows { lane.normWeight[i] = norm[i] * invH }
+                for i in r0..<(r0 + v.rows) { lane.normWeight[i] = norm[i] * invH }
                 lane.columnScratch.zero()
                 outs.append(lane.columnScratch.pointer)
             }
-            weights.append(lane.normWeight.pointer)
+            weights.append(lane.normWeight.pointer + r0)
         }
         Kernels.reluProductGemv(a: a, g: g, rows: v.rows, cols: n, weights: weights, outs: outs)
         if request.contains(.normChain) && valueNorm == .column {

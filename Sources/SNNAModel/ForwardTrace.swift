@@ -16,15 +16,16 @@ final class BlockActivations {
     /// MLP pre-activation F1, N × M.
     let f1: FloatBuffer
 
+    /// Every buffer is written completely by the block's forward before anything reads it.
     init(tokens n: Int, dim d: Int, mlp m: Int) {
-        x = FloatBuffer(count: n * d)
-        ln1Mean = FloatBuffer(count: n)
-        ln1Rstd = FloatBuffer(count: n)
-        qkv = FloatBuffer(count: n * 3 * d)
-        u = FloatBuffer(count: n * d)
-        ln2Mean = FloatBuffer(count: n)
-        ln2Rstd = FloatBuffer(count: n)
-        f1 = FloatBuffer(count: n * m)
+        x = FloatBuffer(count: n * d, zeroed: false)
+        ln1Mean = FloatBuffer(count: n, zeroed: false)
+        ln1Rstd = FloatBuffer(count: n, zeroed: false)
+        qkv = FloatBuffer(count: n * 3 * d, zeroed: false)
+        u = FloatBuffer(count: n * d, zeroed: false)
+        ln2Mean = FloatBuffer(count: n, zeroed: false)
+        ln2Rstd = FloatBuffer(count: n, zeroed: false)
+        f1 = FloatBuffer(count: n * m, zeroed: false)
     }
 }
 

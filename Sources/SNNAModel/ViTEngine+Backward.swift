@@ -45,7 +45,7 @@ extension ViTEngine {
         Parallel.forEach(heads) { h, _ in
             let g0 = lastGradient.at(h * n)
             let a0 = UnsafePointer(last.attention0.at(h * n))
-            let view = AttentionHeadView(layer: lastLayer, head: h, rows: 1, tokens: n, attention: a0,
+            let view = AttentionHeadView(layer: lastLayer, head: h, firstRow: 0, rows: 1, tokens: n, attention: a0,
                                          gradient: g0, valueNorms: norms.map { UnsafePointer($0.at(h * n)) })
             gate.call(inspector, view)
             chains.consume(view, isLast: true)
@@ -81,7 +81,7 @@ extension ViTEngine {
                               dout: dZ1.pointer, dx: dX.pointer, rows: n, accumulate: false)
             Kernels.axpy(dX.pointer, dU0.pointer, scale: 1, count: d)
 
-            let work = BackwardScratch(tokens: n, dim: d, mlp: m)
+            let work = BackwardScratch(tokens: n, dim: d, mlp: m, tileRows: attentionTileRows)
             let firstSlotBlock = c.depth - c.nLastBlocks
             for l in stride(from: c.depth - 2, through: 0, by: -1) {
                 if l >= firstSlotBlock {
@@ -141,18 +141,22 @@ extension ViTEngine {
     func attentionOnlyPass(_ trace: ForwardTrace, chains: AttentionChains, gate: InspectorGate,
                            inspector: AttentionInspector?) {
         let n = trace.tokens
-        let buffers = (0..<Parallel.threads).map { _ in FloatBuffer(count: n * n) }
+        let tileRows = min(attentionTileRows, n)
+        let buffers = (0..<Parallel.threads).map { _ in FloatBuffer(count: tileRows * n) }
         let scale = 1 / Float(config.headDim).squareRoot()
         for l in stride(from: config.depth - 2, through: 0, by: -1) {
             chains.beginLayer()
             Parallel.forEach(config.numHeads) { h, worker in
                 let a = buffers[worker]
-                attentionRows(qkv: trace.blocks[l].qkv.pointer, head: h, firstRow: 0, rows: n, tokens: n, into: a.pointer,
-                              scale: scale)
-                let view = AttentionHeadView(layer: l, head: h, rows: n, tokens: n, attention: a.pointer, gradient: nil,
-                                             valueNorms: nil)
-                gate.call(inspector, view)
-                chains.consume(view, isLast: false)
+                for r0 in stride(from: 0, to: n, by: tileRows) {
+                    let rows = min(tileRows, n - r0)
+                    attentionRows(qkv: trace.blocks[l].qkv.pointer, head: h, firstRow: r0, rows: rows, tokens: n,
+                                  into: a.pointer, scale: scale)
+                    let view = AttentionHeadView(layer: l, head: h, firstRow: r0, rows: rows, tokens: n,
+                                                 attention: a.pointer, gradient: nil, valueNorms: nil)
+                    gate.call(inspector, view)
+                    chains.consume(view, isLast: false)
+                }
             }
             chains.endLayer()
         }
@@ -236,28 +240,35 @@ extension ViTEngine {
                           c: dO.pointer, ldc: d)
         }
         let qkv = act.qkv.pointer
+        let tileRows = work.tileRows
         chains.beginLayer()
+        // Heads in parallel; within a head, tiles of query rows, so A and G never exist as whole N×N matrices and a
+        // tile stays in cache from its recomputation to the last product that reads it (§7.3 S9).
         Parallel.forEach(c.numHeads) { h, worker in
             let a = work.attention[worker], g = work.gradient[worker]
-            // Recompute A_h rather than keep 12 layers of it (§7.3 S9).
-            attentionRows(qkv: qkv, head: h, firstRow: 0, rows: n, tokens: n, into: a.pointer, scale: scale)
-            // G_h = dO_h · V_hᵀ: the hooked attention gradient.
-            BLAS.gemm(transB: true, m: n, n: n, k: dh, a: dO.pointer + h * dh, lda: d, b: qkv + 2 * d + h * dh, ldb: 3 * d,
-                      c: g.pointer, ldc: n)
-            let view = AttentionHeadView(layer: l, head: h, rows: n, tokens: n, attention: a.pointer, gradient: g.pointer,
-                                         valueNorms: norms.map { UnsafePointer($0.at(h * n)) })
-            gate.call(inspector, view)
-            chains.consume(view, isLast: false)
-            guard needInputGradient else { return }
-            // Head h writes only its own dQ, dK, dV columns.
             let dQKV = work.dQKV
-            BLAS.gemm(transA: true, m: n, n: dh, k: n, a: a.pointer, lda: n, b: dO.pointer + h * dh, ldb: d,
-                      c: dQKV.at(2 * d + h * dh), ldc: 3 * d)
-            Kernels.softmaxBackwardRows(a.pointer, g.pointer, rows: n, cols: n)
-            BLAS.gemm(m: n, n: dh, k: n, alpha: scale, a: g.pointer, lda: n, b: qkv + d + h * dh, ldb: 3 * d,
-                      c: dQKV.at(h * dh), ldc: 3 * d)
-            BLAS.gemm(transA: true, m: n, n: dh, k: n, alpha: scale, a: g.pointer, lda: n, b: qkv + h * dh, ldb: 3 * d,
-                      c: dQKV.at(d + h * dh), ldc: 3 * d)
+            for r0 in stride(from: 0, to: n, by: tileRows) {
+                let rows = min(tileRows, n - r0)
+                // Recompute rows of A_h rather than keep 12 layers of it.
+                attentionRows(qkv: qkv, head: h, firstRow: r0, rows: rows, tokens: n, into: a.pointer, scale: scale)
+                // G_h = dO_h · V_hᵀ: the hooked attention gradient.
+                BLAS.gemm(transB: true, m: rows, n: n, k: dh, a: dO.pointer + r0 * d + h * dh, lda: d,
+                          b: qkv + 2 * d + h * dh, ldb: 3 * d, c: g.pointer, ldc: n)
+                let view = AttentionHeadView(layer: l, head: h, firstRow: r0, rows: rows, tokens: n, attention: a.pointer,
+                                             gradient: g.pointer, valueNorms: norms.map { UnsafePointer($0.at(h * n)) })
+                gate.call(inspector, view)
+                chains.consume(view, isLast: false)
+                guard needInputGradient else { continue }
+                // Head h writes only its own dQ, dK, dV columns; dV and dK sum over every tile's rows.
+                let accumulate: Float = r0 == 0 ? 0 : 1
+                BLAS.gemm(transA: true, m: n, n: dh, k: rows, a: a.pointer, lda: n, b: dO.pointer + r0 * d + h * dh,
+                          ldb: d, beta: accumulate, c: dQKV.at(2 * d + h * dh), ldc: 3 * d)
+                Kernels.softmaxBackwardRows(a.pointer, g.pointer, rows: rows, cols: n)
+                BLAS.gemm(m: rows, n: dh, k: n, alpha: scale, a: g.pointer, lda: n, b: qkv + d + h * dh, ldb: 3 * d,
+                          c: dQKV.at(r0 * 3 * d + h * dh), ldc: 3 * d)
+                BLAS.gemm(transA: true, m: n, n: dh, k: rows, alpha: scale, a: g.pointer, lda: n,
+                          b: qkv + r0 * 3 * d + h * dh, ldb: 3 * d, beta: accumulate, c: dQKV.at(d + h * dh), ldc: 3 * d)
+            }
         }
         chains.endLayer()
         guard needInputGradient else { return dOut }
@@ -313,17 +324,21 @@ func layerNormBackward(_ x: UnsafePointer<Float>, mean: UnsafePointer<Float>, rs
 /// Working buffers of the full-block backward for one token count, reused across layers.
 final class BackwardScratch {
     let scaled: FloatBuffer, normed: FloatBuffer, dU: FloatBuffer, dO: FloatBuffer, hidden: FloatBuffer, dQKV: FloatBuffer
-    /// Per worker: one head's A and G (then dS), N × N each.
+    /// Per worker: a tile of one head's A and G (then dS), tileRows × N each.
     let attention: [FloatBuffer], gradient: [FloatBuffer]
-    init(tokens n: Int, dim d: Int, mlp m: Int) {
-        scaled = FloatBuffer(count: n * d)
-        normed = FloatBuffer(count: n * d)
-        dU = FloatBuffer(count: n * d)
-        dO = FloatBuffer(count: n * d)
-        hidden = FloatBuffer(count: n * m)
-        dQKV = FloatBuffer(count: n * 3 * d)
+    let tileRows: Int
+    /// Every buffer is overwritten before it is read (dQKV: each head's first tile writes its dK and dV columns with
+    /// beta 0, and the tiles write every row of its dQ columns).
+    init(tokens n: Int, dim d: Int, mlp m: Int, tileRows tile: Int) {
+        scaled = FloatBuffer(count: n * d, zeroed: false)
+        normed = FloatBuffer(count: n * d, zeroed: false)
+        dU = FloatBuffer(count: n * d, zeroed: false)
+        dO = FloatBuffer(count: n * d, zeroed: false)
+        hidden = FloatBuffer(count: n * m, zeroed: false)
+        dQKV = FloatBuffer(count: n * 3 * d, zeroed: false)
         let workers = min(Parallel.threads, 64)
-        attention = (0..<workers).map { _ in FloatBuffer(count: n * n) }
-        gradient = (0..<workers).map { _ in FloatBuffer(count: n * n) }
+        tileRows = min(tile, n)
+        attention = (0..<workers).map { [tileRows] _ in FloatBuffer(count: tileRows * n, zeroed: false) }
+        gradient = (0..<workers).map { [tileRows] _ in FloatBuffer(count: tileRows * n, zeroed: false) }
     }
 }

@@ -49,9 +49,7 @@ func gelu(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, count: 
     }
 }
 
-/// Query rows per attention tile: one tile's scores (256 × N floats, 3.7 MB at N = 3601) stay in cache between the
-/// Q·Kᵀ product, the softmax and the product with V.
-let attentionTileRows = 256
+
 
 struct ForwardOutput {
     var gridRows: Int
@@ -75,7 +73,7 @@ extension ViTEngine {
         var saved: [BlockActivations] = []
         var slots = [[HeadSlot]](repeating: [], count: batch)
         let scratch = keepTrace ? nil : BlockActivations(tokens: bn, dim: d, mlp: m)
-        let work = BlockScratch(tokens: bn, dim: d, mlp: m, attentionTokens: n)
+        let work = BlockScratch(tokens: bn, dim: d, mlp: m, attentionTokens: n, tileRows: attentionTileRows)
         let firstSlotBlock = c.depth - c.nLastBlocks
         for l in 0..<(c.depth - 1) {
             let act = scratch ?? BlockActivations(tokens: bn, dim: d, mlp: m)
@@ -145,12 +143,20 @@ extension ViTEngine {
             let b = item / (heads * tiles), h = (item / tiles) % heads, t = item % tiles
             let row0 = t * attentionTileRows, rows = min(attentionTileRows, n - row0)
             let qkv = act.qkv.at(b * n * 3 * d)
-            let s = work.tile(worker)
-            attentionRows(qkv: qkv, head: h, firstRow: row0, rows: rows, tokens: n, into: s.pointer, scale: scale)
-            edit?(l, h, row0, s.pointer, rows, n)
-            // O_h = A_h · V_h, written into head h's column slice.
-            BLAS.gemm(m: rows, n: dh, k: n, a: s.pointer, lda: n, b: qkv + 2 * d + h * dh, ldb: 3 * d,
-                      c: work.heads.at((b * n + row0) * d + h * dh), ldc: d)
+            let s = work.tile(worker), inverseSums = work.rowScale(worker)
+            let out = work.heads.at((b * n + row0) * d + h * dh)
+            if let edit {
+                attentionRows(qkv: qkv, head: h, firstRow: row0, rows: rows, tokens: n, into: s.pointer, scale: scale)
+                edit(l, h, row0, s.pointer, rows, n)
+                BLAS.gemm(m: rows, n: dh, k: n, a: s.pointer, lda: n, b: qkv + 2 * d + h * dh, ldb: 3 * d, c: out, ldc: d)
+            } else {
+                // O_h = softmax(S)·V_h = (E·V_h)/rowsum(E): divide the dh-wide product, not the N-wide E.
+                BLAS.gemm(transB: true, m: rows, n: n, k: dh, a: qkv + row0 * 3 * d + h * dh, lda: 3 * d,
+                          b: qkv + d + h * dh, ldb: 3 * d, c: s.pointer, ldc: n)
+                Kernels.softmaxExpRows(s.pointer, rows: rows, cols: n, scale: scale, inverseSums: inverseSums.pointer)
+                BLAS.gemm(m: rows, n: dh, k: n, a: s.pointer, lda: n, b: qkv + 2 * d + h * dh, ldb: 3 * d, c: out, ldc: d)
+                Kernels.scaleRows(out, rows: rows, cols: dh, ld: d, scale: inverseSums.pointer)
+            }
         }
         linearForward(work.heads.pointer, rows: bn, w.proj, into: work.delta.pointer)
         act.u.pointer.update(from: act.x.pointer, count: bn * d)
@@ -254,13 +260,18 @@ final class BlockScratch {
     let heads: FloatBuffer      // B·N × D, concatenated head outputs
     let delta: FloatBuffer      // B·N × D, a sublayer's output before the residual
     let hidden: FloatBuffer     // B·N × M
-    private let tiles: [FloatBuffer]  // per worker: attentionTileRows × N scores
-    init(tokens: Int, dim: Int, mlp: Int, attentionTokens n: Int) {
-        normed = FloatBuffer(count: tokens * dim)
-        heads = FloatBuffer(count: tokens * dim)
-        delta = FloatBuffer(count: tokens * dim)
-        hidden = FloatBuffer(count: tokens * mlp)
-        tiles = (0..<Parallel.threads).map { _ in FloatBuffer(count: min(attentionTileRows, n) * n) }
+    private let tiles: [FloatBuffer]  // per worker: tileRows × N scores
+    private let rowScales: [FloatBuffer]  // per worker: tileRows inverse softmax sums
+    /// Written completely before read: normed, delta and hidden by whole-matrix products, heads by the tiles, which
+    /// cover every (row, head) slice.
+    init(tokens: Int, dim: Int, mlp: Int, attentionTokens n: Int, tileRows: Int) {
+        normed = FloatBuffer(count: tokens * dim, zeroed: false)
+        heads = FloatBuffer(count: tokens * dim, zeroed: false)
+        delta = FloatBuffer(count: tokens * dim, zeroed: false)
+        hidden = FloatBuffer(count: tokens * mlp, zeroed: false)
+        tiles = (0..<Parallel.threads).map { _ in FloatBuffer(count: min(tileRows, n) * n, zeroed: false) }
+        rowScales = (0..<Parallel.threads).map { _ in FloatBuffer(count: min(tileRows, n)) }
     }
     func tile(_ worker: Int) -> FloatBuffer { tiles[worker] }
+    func rowScale(_ worker: Int) -> FloatBuffer { rowScales[worker] }
 }

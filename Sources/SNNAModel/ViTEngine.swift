@@ -9,10 +9,16 @@ public final class ViTEngine: @unchecked Sendable {
     public var config: ViTConfig { model.config }
     /// Per layer, per head: W_O⁽ʰ⁾ᵀ·W_O⁽ʰ⁾ (dh × dh), so value norms cost a dh-wide product (reference §7.3 S5).
     let valueGram: [[FloatBuffer]]
+    /// Query rows per attention tile: a tile's scores (256 × N floats, 3.7 MB at N = 3601) stay in cache from the
+    /// Q·Kᵀ product through the softmax to the products that read them. Any value gives the same result up to float
+    /// summation order; tests use small tiles to cover the multi-tile paths on tiny models.
+    public let attentionTileRows: Int
 
-    public init(model: ViTModel) throws {
+    public init(model: ViTModel, attentionTileRows: Int = 256) throws {
         try ViTEngine.validate(model)
+        precondition(attentionTileRows >= 1)
         self.model = model
+        self.attentionTileRows = attentionTileRows
         let c = model.config
         let d = c.dim, dh = c.headDim
         valueGram = model.weights.blocks.map { block in

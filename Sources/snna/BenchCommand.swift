@@ -39,6 +39,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Frames per throughput phase.")
     var throughputFrames: Int = 100
 
+    @Option(help: "Query rows per attention tile (a tuning knob; results are the same up to float rounding).")
+    var attentionTileRows: Int = 256
+
     @Flag(help: "Skip the throughput phases.")
     var skipThroughput = false
 
@@ -47,7 +50,7 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            guard batch >= 1, `repeat` >= 1, threads >= 1, throughputFrames >= 1 else {
+            guard batch >= 1, `repeat` >= 1, threads >= 1, throughputFrames >= 1, attentionTileRows >= 1 else {
                 throw CLIError("--batch, --repeat, --threads and --throughput-frames must be at least 1")
             }
             if let json { try checkOutputFile(json, option: "--json") }
@@ -55,7 +58,7 @@ struct BenchCommand: ParsableCommand {
             let methodList = try parseMethodList()
             Parallel.configure(threads: threads)
             let vit = try loadModel()
-            let engine = try ViTEngine(model: vit)
+            let engine = try ViTEngine(model: vit, attentionTileRows: attentionTileRows)
             try engine.checkGrid(height: height, width: width)
             let runner = BenchRunner(engine: engine, height: height, width: width, batch: batch, repeats: `repeat`,
                                      log: json == "-" ? { _ in } : { print($0) })

@@ -51,7 +51,7 @@ import SNNAKernels
 
     @Test(arguments: cases)
     func logitsAgree(_ c: Case) throws {
-        let fast = try ViTEngine(model: c.model).predict([c.image])[0]
+        let fast = try ViTEngine(model: c.model, attentionTileRows: 5).predict([c.image])[0]
         let reference = PlainReference.forward(model: c.model, image: cropped(c)).logits
         for (a, b) in zip(fast, reference) { #expect(abs(Double(a) - b) <= 1e-4 * max(1, abs(b)), "\(a) vs \(b)") }
     }
@@ -60,25 +60,29 @@ import SNNAKernels
     /// row 0 of the full last-layer gradient, whose other rows the reference shows to be zero.
     @Test(arguments: cases)
     func attentionAndGradientsOfEveryLayerAgree(_ c: Case) throws {
-        let engine = try ViTEngine(model: c.model)
+        let engine = try ViTEngine(model: c.model, attentionTileRows: 5)
         let image = cropped(c)
         let forward = PlainReference.forward(model: c.model, image: image)
         for target in 0..<c.model.config.numClasses {
             let g = PlainReference.attentionGradients(model: c.model, image: image, classIndex: target)
-            var seen = 0
+            var rowsSeen: [String: Int] = [:]
             _ = engine.backward(try engine.trace(c.image), target: target, reductions: []) { v in
-                seen += 1
+                rowsSeen["\(v.layer)/\(v.head)", default: 0] += v.rows
                 let gScale = g[v.layer][v.head].flatMap { $0 }.map(abs).max()!
                 for i in 0..<v.rows {
+                    let row = v.firstRow + i
                     for j in 0..<v.tokens {
-                        let ga = Double(v.gradient![i * v.tokens + j]), gb = g[v.layer][v.head][i][j]
-                        #expect(abs(ga - gb) <= 1e-3 * gScale + 1e-9, "G l\(v.layer) h\(v.head) [\(i),\(j)] \(ga) vs \(gb)")
-                        let aa = Double(v.attention[i * v.tokens + j]), ab = forward.attention[v.layer][v.head][i][j]
-                        #expect(abs(aa - ab) <= 1e-5, "A l\(v.layer) h\(v.head) [\(i),\(j)]")
+                        let ga = Double(v.gradient![i * v.tokens + j]), gb = g[v.layer][v.head][row][j]
+                        #expect(abs(ga - gb) <= 1e-3 * gScale + 1e-9, "G l\(v.layer) h\(v.head) [\(row),\(j)] \(ga) vs \(gb)")
+                        let aa = Double(v.attention[i * v.tokens + j]), ab = forward.attention[v.layer][v.head][row][j]
+                        #expect(abs(aa - ab) <= 1e-5, "A l\(v.layer) h\(v.head) [\(row),\(j)]")
                     }
                 }
             }
-            #expect(seen == c.model.config.depth * c.model.config.numHeads)
+            // Every head of every layer, all N rows of the full blocks and row 0 of the CLS-only last block.
+            let cfg = c.model.config, n = forward.tokens
+            #expect(rowsSeen.count == cfg.depth * cfg.numHeads)
+            for (key, rows) in rowsSeen { #expect(rows == (key.hasPrefix("\(cfg.depth - 1)/") ? 1 : n), "\(key)") }
         }
     }
 
@@ -89,7 +93,7 @@ import SNNAKernels
 
     @Test(arguments: cases)
     func everyMethodAgreesWithThePlainReference(_ c: Case) throws {
-        let explainer = Explainer(engine: try ViTEngine(model: c.model))
+        let explainer = Explainer(engine: try ViTEngine(model: c.model, attentionTileRows: 5))
         let image = cropped(c)
         let seed: UInt64 = 77
         for target in [nil, 1] as [Int?] {
@@ -117,7 +121,7 @@ import SNNAKernels
 
     @Test(arguments: cases)
     func columnValueNormsAgree(_ c: Case) throws {
-        let explainer = Explainer(engine: try ViTEngine(model: c.model))
+        let explainer = Explainer(engine: try ViTEngine(model: c.model, attentionTileRows: 5))
         let image = cropped(c)
         let options = ExplanationOptions(samples: 5, seed: 5, valueNorm: .column)
         let result = try explainer.explain(c.image, methods: [.normatt, .snna], options: options)
@@ -134,7 +138,7 @@ import SNNAKernels
     /// §7.3 S4: the noisy pass's last-layer gradient, with no deep backward, equals the full backward's on that input.
     @Test(arguments: cases)
     func noisyPassGradientEqualsTheFullBackward(_ c: Case) throws {
-        let engine = try ViTEngine(model: c.model)
+        let engine = try ViTEngine(model: c.model, attentionTileRows: 5)
         let image = cropped(c)
         let noise = noises(image, seed: 9, samples: 1)[0]
         var noisy = image

@@ -88,3 +88,21 @@ extension ExplainerTests {
         #expect(throws: EngineError.self) { try engine.checkGrid(height: 3, width: 100) }
     }
 }
+
+extension ExplainerTests {
+    /// Tiling the attention (forward and backward) changes only the float summation order.
+    @Test func attentionTileSizeDoesNotChangeTheMaps() throws {
+        let methods: [ExplanationMethod] = [.rawatt, .rollout, .gradient, .attgrad, .genericatt, .normatt, .snna]
+        let reference = try Explainer(engine: try ViTEngine(model: model)).explain(image, methods: methods,
+                                                                                   options: ExplanationOptions(seed: 4))
+        for tile in [1, 2, 7] {
+            let tiled = try Explainer(engine: try ViTEngine(model: model, attentionTileRows: tile))
+                .explain(image, methods: methods, options: ExplanationOptions(seed: 4))
+            for m in methods {
+                let a = tiled.map(m)!, b = reference.map(m)!
+                let scale = b.map(abs).max()!
+                for (x, y) in zip(a, b) { #expect(abs(x - y) <= 1e-5 * scale, "\(m) tile \(tile)") }
+            }
+        }
+    }
+}

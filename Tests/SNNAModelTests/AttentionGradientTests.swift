@@ -12,8 +12,9 @@ import SNNAKernels
         let trace = try engine.trace(image)
         var found = [Float?](repeating: nil, count: probes.count)
         _ = engine.backward(trace, target: target, reductions: []) { view in
-            for (k, p) in probes.enumerated() where p.layer == view.layer && p.head == view.head && p.row < view.rows {
-                found[k] = view.gradient![p.row * view.tokens + p.col]
+            for (k, p) in probes.enumerated() where p.layer == view.layer && p.head == view.head
+                && p.row >= view.firstRow && p.row < view.firstRow + view.rows {
+                found[k] = view.gradient![(p.row - view.firstRow) * view.tokens + p.col]
             }
         }
         return found.map { $0! }
@@ -30,7 +31,7 @@ import SNNAKernels
 
     @Test(arguments: TinyModels.cases)
     func everyLayerMatchesFiniteDifferences(_ c: TinyModels.Case) throws {
-        let engine = try ViTEngine(model: c.model)
+        let engine = try ViTEngine(model: c.model, attentionTileRows: 3)
         let cfg = c.model.config
         let n = 1 + (c.image.height / cfg.patchSize) * (c.image.width / cfg.patchSize)
         var probes: [Probe] = []
@@ -62,7 +63,7 @@ import SNNAKernels
 
     @Test func predictionsInABatchEqualOneByOne() throws {
         let c = TinyModels.cases[0]
-        let engine = try ViTEngine(model: c.model)
+        let engine = try ViTEngine(model: c.model, attentionTileRows: 3)
         let other = TinyModels.image(height: 9, width: 13, seed: 99)
         let small = TinyModels.image(height: 8, width: 8, seed: 98)
         let batch = try engine.predict([c.image, small, other])
@@ -85,7 +86,7 @@ import SNNAKernels
     @Test func lastLayerGradientOfAnyInputEqualsTheFullBackward() throws {
         // §7.3 S4: the CLS-only path without a deep backward gives the same G^L row as the traced backward.
         for c in TinyModels.cases {
-            let engine = try ViTEngine(model: c.model)
+            let engine = try ViTEngine(model: c.model, attentionTileRows: 3)
             var noisy = c.image
             var rng = SeededRandom(seed: 5)
             for i in noisy.data.indices { noisy.data[i] += 0.7 * rng.gaussian() }

@@ -22,6 +22,13 @@ void ck_gelu_backward(const float *x, const float *dout, float *dx, long n);
 // In place: each row of s becomes softmax(scale * row). Rows are `cols` long with leading dimension `ld`.
 void ck_softmax_rows(float *s, long rows, long cols, long ld, float scale);
 
+// The softmax without its final division: each row becomes exp(scale * (row - max)) and inv_sums[r] receives
+// 1 / its sum, so a following product can be scaled per row instead of normalising all N columns.
+void ck_softmax_exp_rows(float *s, long rows, long cols, long ld, float scale, float *inv_sums);
+
+// x[r, c] *= scale[r] for c < cols.
+void ck_scale_rows(float *x, long rows, long cols, long ld, const float *scale);
+
 // Softmax backward through one attention head, in place on g: g[i,j] <- a[i,j] * (g[i,j] - sum_k a[i,k] g[i,k]).
 void ck_softmax_backward_rows(const float *a, float *g, long rows, long cols);
 
