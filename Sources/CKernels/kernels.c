@@ -81,6 +81,27 @@ void ck_gelu_backward(const float *x, const float *dout, float *dx, long n) {
     }
 }
 
+// exp for the softmax's arguments (≤ 0 after the max is subtracted): range reduction x = k·ln2 + r with
+// |r| ≤ ln2/2, a degree-6 polynomial for e^r (Cephes' expf coefficients, ~1 ulp), and 2^k through the exponent
+// bits. Inline and branch-free, so it vectorises without a call per 8 values; inputs below −87 give 0.
+static inline float ck_exp_nonpositive(float x) {
+    x = x < -87.0f ? -87.0f : x;
+    const float k = __builtin_rintf(x * 1.44269504088896341f);
+    float r = x - k * 0.693359375f;
+    r = r - k * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    const int bits = ((int)k + 127) << 23;
+    float scale;
+    __builtin_memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+
 // Row maximum with 16 independent lanes: an elementwise max the vectoriser turns into vmaxps (a plain reduction
 // stays scalar, since infinities are honoured).
 static inline float ck_row_max(const float *row, long cols) {
@@ -100,7 +121,7 @@ void ck_softmax_rows(float *s, long rows, long cols, long ld, float scale) {
         float *row = s + r * ld;
         float mx = ck_row_max(row, cols);
         float sum = 0.f;
-        for (long c = 0; c < cols; c++) { float e = expf((row[c] - mx) * scale); row[c] = e; sum += e; }
+        for (long c = 0; c < cols; c++) { float e = ck_exp_nonpositive((row[c] - mx) * scale); row[c] = e; sum += e; }
         float inv = 1.0f / sum;
         for (long c = 0; c < cols; c++) row[c] *= inv;
     }
@@ -111,7 +132,7 @@ void ck_softmax_exp_rows(float *s, long rows, long cols, long ld, float scale, f
         float *row = s + r * ld;
         float mx = ck_row_max(row, cols);
         float sum = 0.f;
-        for (long c = 0; c < cols; c++) { float e = expf((row[c] - mx) * scale); row[c] = e; sum += e; }
+        for (long c = 0; c < cols; c++) { float e = ck_exp_nonpositive((row[c] - mx) * scale); row[c] = e; sum += e; }
         inv_sums[r] = 1.0f / sum;
     }
 }
@@ -168,3 +189,5 @@ void ck_scale_columns(float *x, const float *scale, long rows, long cols) {
         for (long c = 0; c < cols; c++) o[c] *= scale[c];
     }
 }
+
+float ck_softmax_exp(float x) { return ck_exp_nonpositive(x); }

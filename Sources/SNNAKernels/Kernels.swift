@@ -16,6 +16,9 @@ public enum Kernels {
         ck_layernorm_backward(x, mean, rstd, gamma, dout, dx, rows, cols, accumulate ? 1 : 0)
     }
 
+    /// The softmax's exp for x ≤ 0 (inline polynomial, about 1 ulp).
+    public static func softmaxExp(_ x: Float) -> Float { ck_softmax_exp(x) }
+
     /// The float32 erf GELU uses (rational approximation, |error| < 1e-6).
     public static func erf(_ x: Float) -> Float { ck_erff(x) }
 

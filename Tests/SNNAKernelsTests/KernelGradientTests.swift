@@ -185,3 +185,19 @@ func exp1(_ x: Double) -> Double { Foundation.exp(x) }
         #expect(Kernels.erf(0) == 0 && Kernels.erf(10) == 1 && Kernels.erf(-10) == -1)
     }
 }
+
+@Suite struct SoftmaxExpTests {
+    /// The softmax's inline exp against glibc's double exp over its whole domain (arguments ≤ 0).
+    @Test func expIsAccurateForNonPositiveArguments() {
+        var worst = 0.0
+        for i in 0...870000 {
+            let x = -Float(i) / 10000
+            let exact = exp1(Double(x))
+            let got = Double(Kernels.softmaxExp(x))
+            if exact > 1e-37 { worst = max(worst, abs(got - exact) / exact) }
+        }
+        #expect(worst < 1e-6, "max relative error \(worst)")
+        #expect(Kernels.softmaxExp(0) == 1)
+        #expect(Kernels.softmaxExp(-200) < 1e-37)
+    }
+}

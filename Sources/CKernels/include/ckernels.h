@@ -26,6 +26,9 @@ void ck_softmax_rows(float *s, long rows, long cols, long ld, float scale);
 // 1 / its sum, so a following product can be scaled per row instead of normalising all N columns.
 void ck_softmax_exp_rows(float *s, long rows, long cols, long ld, float scale, float *inv_sums);
 
+// The softmax's exp, for x ≤ 0 (exposed for its accuracy test).
+float ck_softmax_exp(float x);
+
 // x[r, c] *= scale[r] for c < cols.
 void ck_scale_rows(float *x, long rows, long cols, long ld, const float *scale);
 
