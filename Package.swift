@@ -32,8 +32,11 @@ let package = Package(
         .target(name: "SNNAModel", dependencies: ["SNNAKernels"], swiftSettings: swift6),
         .target(name: "SNNAAttribution", dependencies: ["SNNAModel", "SNNAKernels"], swiftSettings: swift6),
         .target(name: "SNNAMedia", dependencies: ["CFFmpeg", "CPNG"], swiftSettings: swift6),
+        .target(name: "CSystem"),
+        .target(name: "SNNAPipeline", dependencies: ["SNNAAttribution", "SNNAModel", "SNNAKernels", "SNNAMedia", "CSystem"],
+                swiftSettings: swift6),
         .executableTarget(name: "snna", dependencies: [
-            "SNNAAttribution", "SNNAModel", "SNNAKernels", "SNNAMedia",
+            "SNNAPipeline", "SNNAAttribution", "SNNAModel", "SNNAKernels", "SNNAMedia",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: swift6),
 
@@ -43,5 +46,7 @@ let package = Package(
                     swiftSettings: swift6),
         .testTarget(name: "SNNAMediaTests", dependencies: ["SNNAMedia"], swiftSettings: swift6),
         .testTarget(name: "SNNACLITests", dependencies: ["SNNAModel", "SNNAMedia"], swiftSettings: swift6),
+        .testTarget(name: "SNNAPipelineTests", dependencies: ["SNNAPipeline", "SNNAModel", "SNNAMedia", "SNNAKernels"],
+                    swiftSettings: swift6),
     ]
 )

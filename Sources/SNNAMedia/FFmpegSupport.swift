@@ -30,3 +30,8 @@ enum FFmpegSupport {
         code < 0 && code > -4096
     }
 }
+
+extension FFmpegSupport {
+    /// AVERROR_DECODER_NOT_FOUND, i.e. FFERRTAG(0xF8, 'D', 'E', 'C'); the macro does not import.
+    static let decoderNotFound: Int32 = -0x4345_44F8
+}

@@ -42,6 +42,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Query rows per attention tile (a tuning knob; results are the same up to float rounding).")
     var attentionTileRows: Int = 256
 
+    @Option(help: "Instead of the engine phases, run the whole video pipeline on this clip (predict every frame, explain every 30th, overlay and encode) and report frames/s and each stage's share.")
+    var pipeline: String?
+
     @Flag(help: "Skip the throughput phases.")
     var skipThroughput = false
 
@@ -58,6 +61,13 @@ struct BenchCommand: ParsableCommand {
             let methodList = try parseMethodList()
             Parallel.configure(threads: threads)
             let vit = try loadModel()
+            if let pipeline {
+                let report = try PipelineBench(engine: try ViTEngine(model: vit, attentionTileRows: attentionTileRows),
+                                               clip: pipeline, threads: threads,
+                                               log: json == "-" ? { _ in } : { print($0) }).run()
+                if let json { try writeOutput(try report.encoded(), to: json, option: "--json") }
+                return
+            }
             let engine = try ViTEngine(model: vit, attentionTileRows: attentionTileRows)
             try engine.checkGrid(height: height, width: width)
             let runner = BenchRunner(engine: engine, height: height, width: width, batch: batch, repeats: `repeat`,

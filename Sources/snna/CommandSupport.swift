@@ -34,39 +34,6 @@ struct CLIError: Error {
     init(_ message: String) { self.message = message }
 }
 
-/// An image made ready for a model: resized (short side, Pillow bicubic), cropped to the patch grid from the top
-/// left, and normalized. `photo` is the same crop in RGB, the background of the heat maps.
-struct PreparedImage {
-    let photo: RGBImage
-    let tensor: ImageTensor
-
-    init(path: String, engine: ViTEngine) throws {
-        let config = engine.config
-        var image = try ImageDecoder.decode(path: path)
-        let p = config.patchSize
-        let size = PILResize.targetSize(width: image.width, height: image.height, shortSide: config.inputShortSide)
-        do {
-            try engine.checkGrid(height: size.height, width: size.width)
-        } catch let e as EngineError {
-            throw CLIError("image '\(path)' (\(image.width)×\(image.height)): \(e.message)")
-        }
-        if size.width != image.width || size.height != image.height {
-            image = PILResize.resize(image, width: size.width, height: size.height)
-        }
-        let h = image.height - image.height % p, w = image.width - image.width % p
-        guard h >= p && w >= p else {
-            throw CLIError("image '\(path)' (\(image.width)×\(image.height) after resizing) is smaller than one \(p)×\(p) patch")
-        }
-        var cropped = RGBImage(width: w, height: h)
-        for y in 0..<h {
-            for x in 0..<(w * 3) { cropped.pixels[y * w * 3 + x] = image.pixels[y * image.width * 3 + x] }
-        }
-        photo = cropped
-        tensor = ImageTensor(channels: 3, height: h, width: w,
-                             data: ImageTensorizer.normalize(cropped, mean: config.mean, std: config.std))
-    }
-}
-
 /// Checks, without creating anything, that a folder could be created or used at `path`: its first existing ancestor
 /// must be a writable folder. So a bad output path fails before the compute, and a failed run leaves nothing behind.
 func checkFolderLocation(_ path: String, option: String, naming given: String? = nil) throws {

@@ -4,6 +4,7 @@ import SNNAAttribution
 import SNNAKernels
 import SNNAMedia
 import SNNAModel
+import SNNAPipeline
 
 struct ExplainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -67,7 +68,7 @@ struct ExplainCommand: ParsableCommand {
             let vit = try ModelFile.load(path: model)
             let target = try parseClass(vit.config)
             let engine = try ViTEngine(model: vit)
-            let prepared = try PreparedImage(path: image, engine: engine)
+            let prepared = try ModelInput(try ImageDecoder.decode(path: image), engine: engine, name: "image '\(image)'")
             let seed = self.seed ?? UInt64.random(in: 0...UInt64(UInt32.max))
             let options = ExplanationOptions(target: target, samples: samples, steps: steps, sigmaFraction: sigmaFraction,
                                              seed: seed, valueNorm: norm)

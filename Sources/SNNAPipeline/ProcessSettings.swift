@@ -1,0 +1,46 @@
+import SNNAAttribution
+import SNNAModel
+
+/// Which classes an explained frame is explained for (reference §9.5).
+public enum ExplainTarget: String, Sendable, Codable, CaseIterable {
+    /// The argmax logit, as the authors do.
+    case argmax
+    /// Every action at or over its threshold (the argmax when none is).
+    case active
+}
+
+/// Everything that decides what `snna process` (and, later, the daemon) does with one video. One typed struct, so a
+/// command-line flag and a configuration key mean the same thing.
+public struct ProcessSettings: Sendable, Codable, Equatable {
+    public var predictStride: Int = 1
+    public var explainStride: Int = 30
+    public var method: ExplanationMethod = .snna
+    public var explainTarget: ExplainTarget = .argmax
+    public var samples: Int?
+    /// Base seed; frame f is explained with seed + f, so every map is reproducible on its own.
+    public var seed: UInt64 = 0
+    /// An action is active when its sigmoid probability is at or over this (reference §9.4).
+    public var threshold: Float = 0.5
+    /// Short side frames are resized to (default: the model's input_short_side).
+    public var shortSide: Int?
+    public var writeVideo: Bool = true
+    public var writeHeatmaps: Bool = false
+    /// Frames predicted together (one GEMM per layer for the batch).
+    public var batch: Int = 4
+    /// Heat-map opacity over the picture in the overlay video.
+    public var heatOpacity: Float = 0.5
+
+    public init() {}
+
+    public func validate() throws {
+        func check(_ ok: Bool, _ message: String) throws { if !ok { throw EngineError(message) } }
+        try check(predictStride >= 1, "--predict-stride must be at least 1")
+        try check(explainStride >= 0, "--explain-stride must be 0 (no explanations) or more")
+        try check(samples.map { $0 >= 1 } ?? true, "--samples must be at least 1")
+        try check(threshold > 0 && threshold < 1, "--threshold must be between 0 and 1")
+        try check(shortSide.map { $0 >= 1 && $0 <= ModelFile.maxInputShortSide } ?? true,
+                  "--size must be in 1…\(ModelFile.maxInputShortSide)")
+        try check(batch >= 1 && batch <= 64, "--batch must be in 1…64")
+        try check(heatOpacity >= 0 && heatOpacity <= 1, "heat opacity must be in 0…1")
+    }
+}

@@ -1,0 +1,57 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Progress on stderr: a redrawn bar when stderr is a terminal, a plain line every few seconds otherwise
+/// (journals, pipes), nothing when quiet.
+final class ProgressReporter {
+    enum Mode { case bar, lines, quiet }
+    let mode: Mode
+    let name: String
+    let expectedFrames: Int?
+    private let start = Date()
+    private var lastReport = Date.distantPast
+
+    init(name: String, expectedFrames: Int?, quiet: Bool) {
+        self.name = name
+        self.expectedFrames = expectedFrames
+        mode = quiet ? .quiet : (isatty(2) != 0 ? .bar : .lines)
+    }
+
+    func update(frames: Int, force: Bool = false) {
+        guard mode != .quiet else { return }
+        let now = Date()
+        let interval = mode == .bar ? 0.2 : 10
+        guard force || now.timeIntervalSince(lastReport) >= interval else { return }
+        lastReport = now
+        let elapsed = now.timeIntervalSince(start)
+        let fps = elapsed > 0 ? Double(frames) / elapsed : 0
+        var text: String
+        if let total = expectedFrames, total > 0 {
+            let fraction = min(1, Double(frames) / Double(total))
+            let eta = fps > 0 ? Double(max(0, total - frames)) / fps : 0
+            if mode == .bar {
+                let width = 24, filled = Int(fraction * Double(width))
+                text = "\r\(name) [" + String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled)
+                    + "] \(frames)/\(total) frames  \(String(format: "%.2f", fps)) fps  ETA \(clock(eta))   "
+            } else {
+                text = "\(name): \(frames)/\(total) frames, \(String(format: "%.2f", fps)) fps, ETA \(clock(eta))\n"
+            }
+        } else {
+            text = (mode == .bar ? "\r" : "") + "\(name): \(frames) frames, \(String(format: "%.2f", fps)) fps"
+                + (mode == .bar ? "   " : "\n")
+        }
+        FileHandle.standardError.write(Data(text.utf8))
+    }
+
+    func finish(frames: Int) {
+        update(frames: frames, force: true)
+        if mode == .bar { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+
+    func clock(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded())
+        return String(format: "%d:%02d:%02d", s / 3600, (s / 60) % 60, s % 60)
+    }
+}
