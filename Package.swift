@@ -32,11 +32,12 @@ let package = Package(
         .target(name: "SNNAModel", dependencies: ["SNNAKernels"], swiftSettings: swift6),
         .target(name: "SNNAAttribution", dependencies: ["SNNAModel", "SNNAKernels"], swiftSettings: swift6),
         .target(name: "SNNAMedia", dependencies: ["CFFmpeg", "CPNG"], swiftSettings: swift6),
+        .target(name: "SNNAModelImport", dependencies: ["SNNAModel", "SNNAKernels"], swiftSettings: swift6),
         .target(name: "CSystem"),
         .target(name: "SNNAPipeline", dependencies: ["SNNAAttribution", "SNNAModel", "SNNAKernels", "SNNAMedia", "CSystem"],
                 swiftSettings: swift6),
         .executableTarget(name: "snna", dependencies: [
-            "SNNAPipeline", "SNNAAttribution", "SNNAModel", "SNNAKernels", "SNNAMedia",
+            "SNNAPipeline", "SNNAModelImport", "SNNAAttribution", "SNNAModel", "SNNAKernels", "SNNAMedia",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: swift6),
 
@@ -46,6 +47,8 @@ let package = Package(
                     swiftSettings: swift6),
         .testTarget(name: "SNNAMediaTests", dependencies: ["SNNAMedia"], swiftSettings: swift6),
         .testTarget(name: "SNNACLITests", dependencies: ["SNNAModel", "SNNAMedia"], swiftSettings: swift6),
+        .testTarget(name: "SNNAModelImportTests", dependencies: ["SNNAModelImport", "SNNAModel", "SNNAKernels"],
+                    swiftSettings: swift6),
         .testTarget(name: "SNNAPipelineTests", dependencies: ["SNNAPipeline", "SNNAModel", "SNNAMedia", "SNNAKernels"],
                     swiftSettings: swift6),
     ]
