@@ -79,7 +79,8 @@ public final class VideoReader {
         rc = avcodec_parameters_to_context(codecContext, stream.pointee.codecpar)
         guard rc >= 0 else { throw VideoReader.notDecodable(path, FFmpegSupport.errorText(rc)) }
         codecContext.pointee.pkt_timebase = stream.pointee.time_base
-        codecContext.pointee.thread_count = 0  // one per core; frame threading matters for 4K HEVC
+        // Two threads: enough for 4K HEVC to outrun a ViT by far, without competing with the engine's workers.
+        codecContext.pointee.thread_count = 2
         rc = avcodec_open2(codecContext, decoder, nil)
         guard rc >= 0 else { throw VideoReader.notDecodable(path, FFmpegSupport.errorText(rc)) }
 

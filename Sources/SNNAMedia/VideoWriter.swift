@@ -80,6 +80,9 @@ public final class VideoWriter {
         }
         _ = av_opt_set(encoder.pointee.priv_data, "preset", "veryfast", 0)
         _ = av_opt_set(encoder.pointee.priv_data, "crf", "20", 0)
+        // One x264 thread: the overlay runs at the model's pace (frames per second, not hundreds), and x264's own
+        // thread pool would compete with the engine's workers for the cores.
+        encoder.pointee.thread_count = 1
         rc = avcodec_open2(encoder, codec, nil)
         guard rc >= 0 else { throw fail("cannot open the H.264 encoder", rc) }
         rc = avcodec_parameters_from_context(stream.pointee.codecpar, encoder)

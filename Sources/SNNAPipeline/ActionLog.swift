@@ -16,6 +16,8 @@ public struct ActionRecord: Codable, Sendable, Equatable {
         public var seed: UInt64
         /// [rows, cols] of the attribution map.
         public var grid: [Int]
+        /// The first target's heat-map PNG (with --heatmaps), the one the overlay shows.
+        public var heatmap: String?
     }
     public var frame: Int
     public var pts: Double

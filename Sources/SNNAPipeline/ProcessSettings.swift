@@ -32,6 +32,12 @@ public struct ProcessSettings: Sendable, Codable, Equatable {
 
     public init() {}
 
+    enum CodingKeys: String, CodingKey {
+        case predictStride = "predict_stride", explainStride = "explain_stride", method, explainTarget = "explain_target"
+        case samples, seed, threshold, shortSide = "short_side", writeVideo = "write_video"
+        case writeHeatmaps = "write_heatmaps", batch, heatOpacity = "heat_opacity"
+    }
+
     public func validate() throws {
         func check(_ ok: Bool, _ message: String) throws { if !ok { throw EngineError(message) } }
         try check(predictStride >= 1, "--predict-stride must be at least 1")
@@ -40,7 +46,7 @@ public struct ProcessSettings: Sendable, Codable, Equatable {
         try check(threshold > 0 && threshold < 1, "--threshold must be between 0 and 1")
         try check(shortSide.map { $0 >= 1 && $0 <= ModelFile.maxInputShortSide } ?? true,
                   "--size must be in 1…\(ModelFile.maxInputShortSide)")
-        try check(batch >= 1 && batch <= 64, "--batch must be in 1…64")
+        try check(batch >= 1 && batch <= 32, "--batch must be in 1…32")
         try check(heatOpacity >= 0 && heatOpacity <= 1, "heat opacity must be in 0…1")
     }
 }

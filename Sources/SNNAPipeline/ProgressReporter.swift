@@ -45,6 +45,11 @@ final class ProgressReporter {
         FileHandle.standardError.write(Data(text.utf8))
     }
 
+    /// Ends a redrawn bar line so an error message starts on a line of its own.
+    func interrupt() {
+        if mode == .bar { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+
     func finish(frames: Int) {
         update(frames: frames, force: true)
         if mode == .bar { FileHandle.standardError.write(Data("\n".utf8)) }

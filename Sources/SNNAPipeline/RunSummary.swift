@@ -27,8 +27,10 @@ public struct RunSummary: Codable, Sendable {
     }
     public struct Action: Codable, Sendable {
         public var label: String
-        /// Fraction of the predicted time during which the action was active (frames weighted by their duration).
+        /// Fraction of the video's time during which the action was active (each decoded frame weighted by its
+        /// duration and carrying the latest prediction at or before it).
         public var active_share: Double
+        /// Decoded frames carrying an active prediction of this action.
         public var active_frames: Int
         public var segments: [Segment]
     }
@@ -76,7 +78,8 @@ struct ActivityTracker {
         open = Array(repeating: nil, count: labels.count)
     }
 
-    /// A predicted frame shown from `start` for `duration` seconds (until the next predicted frame).
+    /// One decoded frame shown from `start` for `duration` seconds, with the activity of the latest prediction at or
+    /// before it (so a prediction is held over the frames a stride skips).
     mutating func add(active: [Bool], start: Double, duration: Double) {
         totalTime += duration
         for i in labels.indices {

@@ -37,11 +37,12 @@ public final class VideoProcessor {
         return stem.isEmpty ? file : stem
     }
 
-    public func process(input path: String, outputRoot: String) throws -> ProcessResult {
+    /// Processes one input into `outputRoot/<outputName>` (default: the file name without its extension).
+    public func process(input path: String, outputRoot: String, outputName: String? = nil) throws -> ProcessResult {
         let started = Date()
         let reader = try VideoReader(path: path)
         let info = reader.info
-        let folder = try OutputFolder(root: outputRoot, name: VideoProcessor.outputName(for: path))
+        let folder = try OutputFolder(root: outputRoot, name: outputName ?? VideoProcessor.outputName(for: path))
         do {
             let summary = try run(reader: reader, info: info, folder: folder, started: started)
             try folder.commit()
@@ -86,13 +87,17 @@ public final class VideoProcessor {
             while let item = queue.pop() {
                 switch item {
                 case .failure(let message):
-                    throw PipelineError(message)
-                case .frame(let frame):
+                    // Frames already delivered are kept: the file is treated as damaged from here on.
+                    guard state.decoded > 0 else { throw PipelineError(message) }
+                    state.decodeFailure = "decoding stopped after frame \(state.decoded - 1) (\(message)); processed up to there"
+                case .frame(var frame):
                     state.decoded += 1
                     let predicted = frame.index % settings.predictStride == 0
+                    // Without a video to write, a frame that is not predicted only needs its timing.
+                    if !predicted && writer == nil { frame.image = RGBImage(width: 0, height: 0) }
                     pending.append(frame)
                     if predicted { predictedPending += 1 }
-                    if predictedPending >= settings.batch || pending.count >= 32 {
+                    if predictedPending >= settings.batch || (writer != nil && pending.count >= pendingFrameLimit) {
                         try flush(&pending, state: &state, clock: &clock, info: info, folder: folder, log: log,
                                   writer: writer)
                         predictedPending = 0
@@ -106,13 +111,17 @@ public final class VideoProcessor {
             decoder.join()
             writer?.abandon()
             try? log.close()
+            progress.interrupt()
             throw error
         }
         decoder.join()
         clock.decode = decoder.seconds
-        guard state.decoded > 0 else { throw PipelineError("\(info.path): no decodable video frames") }
         progress.finish(frames: state.decoded)
-        for w in reader.warnings { warn("\(info.path): \(w)") }
+        var warnings = reader.warnings
+        if let failure = state.decodeFailure { warnings.append(failure) }
+        if let shift = state.writerShiftNote { warnings.append(shift) }
+        for w in warnings { warn("\(info.path): \(w)") }
+        let truncated = reader.truncated || state.decodeFailure != nil
         state.activity.finish(at: state.endSeconds)
         let encodeStart = Date()
         try writer?.finish()
@@ -129,12 +138,13 @@ public final class VideoProcessor {
             ("overlay", clock.overlay, settings.writeVideo ? state.decoded : 0),
             ("encode", clock.encode, settings.writeVideo ? state.decoded : 0),
         ]
-        let busy = stages.reduce(0) { $0 + $1.1 }
+        // Shares of the wall time: decoding runs on its own thread, so the shares need not add up to 1.
+        let busy = wall
         let summary = RunSummary(
             snna_version: snnaVersion,
             input: .init(path: info.path, container: info.container, codec: info.codec, width: info.width,
                          height: info.height, rotation: info.rotation, fps: info.frameRate, duration: info.duration,
-                         frames: state.decoded, truncated: reader.truncated, warnings: reader.warnings),
+                         frames: state.decoded, truncated: truncated, warnings: warnings),
             model: .init(name: config.name, provenance: config.provenance, labels: config.labels),
             settings: settings, actions: state.activity.actions,
             counts: .init(decoded: state.decoded, predicted: state.predicted, explained: state.explained),
@@ -151,7 +161,7 @@ public final class VideoProcessor {
                                                                       nan: "nan")
         var data = try encoder.encode(summary)
         data.append(0x0A)
-        try data.write(to: URL(fileURLWithPath: folder.path("summary.json")), options: .atomic)
+        try data.write(to: URL(fileURLWithPath: folder.path("summary.json")))
         return summary
     }
 
@@ -204,7 +214,7 @@ public final class VideoProcessor {
                                               caption: state.caption)
                 clock.overlay += Date().timeIntervalSince(tc)
                 tc = Date()
-                try writer.write(picture, pts: frame.pts, duration: frame.duration)
+                try writer.write(picture, pts: state.monotonicPTS(frame), duration: frame.duration)
                 clock.encode += Date().timeIntervalSince(tc)
             }
         }
@@ -231,7 +241,8 @@ public final class VideoProcessor {
             grid = [result.gridRows, result.gridCols]
             var heatmapPath: String?
             if settings.writeHeatmaps {
-                let relative = String(format: "heatmaps/frame-%06d-%@.png", frame.index, config.labels[target] as NSString)
+                let relative = String(format: "heatmaps/frame-%06d-%@.png", frame.index,
+                                      VideoProcessor.fileSafe(config.labels[target]) as NSString)
                 let picture = Heatmap.render(map: map, rows: result.gridRows, cols: result.gridCols,
                                              patchSize: config.patchSize, photo: input.photo).overlay
                 try PNGWriter.write(picture, to: folder.path(relative))
@@ -247,11 +258,22 @@ public final class VideoProcessor {
         }
         state.explained += 1
         return ActionRecord.Explained(method: settings.method.rawValue, target: explainedTargets[0].label,
-                                      targets: explainedTargets, seed: seed, grid: grid)
+                                      targets: explainedTargets, seed: seed, grid: grid,
+                                      heatmap: explainedTargets[0].heatmap)
     }
 
     private func durationSeconds(_ frame: VideoFrame, info: VideoInfo) -> Double {
         Double(frame.duration) * Double(info.timeBaseNumerator) / Double(info.timeBaseDenominator)
+    }
+
+    /// With a video to write, frames wait for their batch; at most this many (about 190 MB at 720p).
+    var pendingFrameLimit: Int { min(max(settings.batch * settings.predictStride, settings.batch), 64) }
+
+    /// A label as a file-name part: letters, digits, '-' and '_' kept, anything else (a '/' in "stop/yield") as '_'.
+    static func fileSafe(_ label: String) -> String {
+        String(label.unicodeScalars.map { c -> Character in
+            CharacterSet.alphanumerics.contains(c) && c.isASCII || c == "-" || c == "_" ? Character(c) : "_"
+        })
     }
 }
 
@@ -266,6 +288,29 @@ struct RunState {
     var caption: String?
     var activity: ActivityTracker
     var endSeconds = 0.0
+    /// Set when the decoder failed after delivering frames (the file is kept as truncated).
+    var decodeFailure: String?
+    /// The overlay needs increasing timestamps; a jump back (a TS discontinuity, joined recordings) shifts the rest.
+    private var lastWrittenPTS: Int64?
+    private var lastWrittenDuration: Int64 = 1
+    private var ptsShift: Int64 = 0
+    var writerShiftNote: String?
+
+    mutating func monotonicPTS(_ frame: VideoFrame) -> Int64 {
+        var pts = frame.pts &+ ptsShift
+        if let last = lastWrittenPTS, pts <= last {
+            let fixed = last &+ max(lastWrittenDuration, 1)
+            ptsShift = ptsShift &+ (fixed &- pts)
+            pts = fixed
+            if writerShiftNote == nil {
+                writerShiftNote = "timestamps jump back at frame \(frame.index); the overlay continues them in order "
+                    + "(actions.jsonl keeps the file's own pts)"
+            }
+        }
+        lastWrittenPTS = pts
+        lastWrittenDuration = frame.duration
+        return pts
+    }
 
     init(labels: [String]) {
         active = Array(repeating: false, count: labels.count)

@@ -3,6 +3,7 @@ import Foundation
 import SNNAKernels
 import SNNAMedia
 import SNNAModel
+import SNNAModelImport
 
 /// Prints one clear line on stderr and exits non-zero: the contract for every bad input.
 func fail(_ message: String) -> ExitCode {
@@ -21,6 +22,8 @@ func reportingErrors(_ body: () throws -> Void) throws {
     } catch let e as MediaError {
         throw fail(e.message)
     } catch let e as SafeTensorsError {
+        throw fail(e.message)
+    } catch let e as ImportError {
         throw fail(e.message)
     } catch let e as CLIError {
         throw fail(e.message)

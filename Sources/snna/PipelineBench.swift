@@ -20,7 +20,7 @@ struct PipelineBench {
         let input: RunSummary.Input
         let counts: RunSummary.Counts
         let speed: RunSummary.Speed
-        /// decode + overlay + encode as a fraction of the busy time (the target is under 10 %).
+        /// decode + prepare + overlay + encode as a fraction of the wall time (the target is under 10 %).
         let media_share: Double
 
         func encoded() throws -> Data {
@@ -48,8 +48,8 @@ struct PipelineBench {
             log("  " + stage.name.padding(toLength: 8, withPad: " ", startingAt: 0)
                 + String(format: "%9.2f s  %5.1f%%  %8.2f frames/s", stage.seconds, 100 * stage.share, stage.frames_per_second))
         }
-        let media = s.speed.stages.filter { ["decode", "overlay", "encode"].contains($0.name) }.reduce(0) { $0 + $1.share }
-        log(String(format: "  decode + overlay + encode: %.1f%% of the busy time", 100 * media))
+        let media = s.speed.stages.filter { ["decode", "prepare", "overlay", "encode"].contains($0.name) }.reduce(0) { $0 + $1.share }
+        log(String(format: "  decode + prepare + overlay + encode: %.1f%% of the wall time", 100 * media))
         let c = engine.config
         return Report(cpu: cpuModelName(), threads: threads, date: ISO8601DateFormatter().string(from: Date()),
                       model: "\(c.name ?? "model"): patch \(c.patchSize), dim \(c.dim), depth \(c.depth)", clip: clip,

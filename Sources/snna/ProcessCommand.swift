@@ -65,6 +65,18 @@ struct ProcessCommand: ParsableCommand {
     @Option(help: "Worker threads (default: every core).")
     var threads: Int?
 
+    /// Output folder names: each input's file stem; stems that repeat in one run (dashcams reuse FILE0001.MP4 in
+    /// every folder) get -2, -3, … in input order, so no input overwrites another.
+    static func outputNames(_ inputs: [String]) -> [String] {
+        var seen: [String: Int] = [:]
+        return inputs.map { input in
+            let stem = VideoProcessor.outputName(for: input)
+            let n = (seen[stem] ?? 0) + 1
+            seen[stem] = n
+            return n == 1 ? stem : "\(stem)-\(n)"
+        }
+    }
+
     func run() throws {
         var settings = ProcessSettings()
         var engine: ViTEngine?
@@ -95,9 +107,9 @@ struct ProcessCommand: ParsableCommand {
         let processor = try VideoProcessor(engine: engine, settings: settings, quiet: quiet)
         processor.warn = { FileHandle.standardError.write(Data("snna: warning: \($0)\n".utf8)) }
         var failures: [String] = []
-        for input in inputs {
+        for (input, name) in zip(inputs, ProcessCommand.outputNames(inputs)) {
             do {
-                let result = try processor.process(input: input, outputRoot: out)
+                let result = try processor.process(input: input, outputRoot: out, outputName: name)
                 if !quiet {
                     let s = result.summary
                     print("\(input): \(s.counts.decoded) frames (\(s.counts.predicted) predicted, \(s.counts.explained) explained)"
