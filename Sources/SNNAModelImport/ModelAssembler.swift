@@ -20,7 +20,8 @@ public struct ImportOptions: Sendable {
     public var std: [Float] = ViTConfig.imagenetStd
     /// nil: `size` for a backbone with LayerScale (DINOv2), `dino` otherwise.
     public var positionalInterpolation: PositionalInterpolation?
-    public var nLastBlocks = 4
+    /// nil: 4, or the depth when the backbone has fewer blocks.
+    public var nLastBlocks: Int?
     public var labels: [String]?
     public var name: String?
     public init() {}
@@ -36,7 +37,7 @@ public enum ModelAssembler {
         let d = cls.shape[2]
         let depth = (0...).first { i in !backbone.contains { $0.name == "blocks.\(i).norm1.weight" } } ?? 0
         guard depth > 0 else { throw ImportError("the backbone has no transformer blocks ('blocks.0.norm1.weight')") }
-        let nLast = options.nLastBlocks
+        let nLast = options.nLastBlocks ?? min(4, depth)
         guard (1...depth).contains(nLast) else { throw ImportError("--n-last-blocks \(nLast) must be in 1…\(depth)") }
         let heads = options.heads ?? max(1, d / 64)
         guard heads >= 1, d % heads == 0 else { throw ImportError("--heads \(heads) does not divide the width \(d)") }

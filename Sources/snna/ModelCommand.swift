@@ -6,7 +6,7 @@ struct ModelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "model",
         abstract: "Inspect model files and make random ones.",
-        subcommands: [Inspect.self, Random.self])
+        subcommands: [Inspect.self, Random.self, Import.self])
 
     struct Inspect: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print a model file's configuration, size, labels and provenance.")
