@@ -48,7 +48,7 @@ let package = Package(
         .testTarget(name: "SNNAMediaTests", dependencies: ["SNNAMedia"], swiftSettings: swift6),
         .testTarget(name: "SNNACLITests", dependencies: ["SNNAModel", "SNNAMedia"], swiftSettings: swift6),
         .testTarget(name: "SNNAModelImportTests", dependencies: ["SNNAModelImport", "SNNAModel", "SNNAKernels"],
-                    swiftSettings: swift6),
+                    exclude: ["Corpus"], swiftSettings: swift6),
         .testTarget(name: "SNNAPipelineTests", dependencies: ["SNNAPipeline", "SNNAModel", "SNNAMedia", "SNNAKernels"],
                     swiftSettings: swift6),
     ]
