@@ -1,4 +1,5 @@
 import CFFmpeg
+import Glibc
 
 /// Process-wide FFmpeg details shared by the decoders.
 enum FFmpegSupport {
@@ -34,4 +35,21 @@ enum FFmpegSupport {
 extension FFmpegSupport {
     /// AVERROR_DECODER_NOT_FOUND, i.e. FFERRTAG(0xF8, 'D', 'E', 'C'); the macro does not import.
     static let decoderNotFound: Int32 = -0x4345_44F8
+}
+
+extension FFmpegSupport {
+    /// Checks what FFmpeg would report vaguely ("Invalid data") or not at all: a missing file, a directory, an empty
+    /// file. `kind` is "image" or "video"; `notDecodable` words the empty-file case like the caller's other errors.
+    static func checkReadable(_ path: String, kind: String, notDecodable: (String, String) -> MediaError) throws {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            throw MediaError("cannot read \(kind) '\(path)': \(String(cString: strerror(errno)))")
+        }
+        if (info.st_mode & S_IFMT) == S_IFDIR {
+            throw MediaError("cannot read \(kind) '\(path)': Is a directory")
+        }
+        if (info.st_mode & S_IFMT) == S_IFREG && info.st_size == 0 {
+            throw notDecodable(path, "the file is empty")
+        }
+    }
 }

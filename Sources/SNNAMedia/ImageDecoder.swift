@@ -61,18 +61,8 @@ public enum ImageDecoder {
         return try convertToRGB(path: path, frame: frame)
     }
 
-    /// Checks what FFmpeg would report vaguely ("Invalid data") or not at all (a directory, an empty file).
     private static func checkReadable(_ path: String) throws {
-        var info = stat()
-        guard stat(path, &info) == 0 else {
-            throw MediaError("cannot read image '\(path)': \(String(cString: strerror(errno)))")
-        }
-        if (info.st_mode & S_IFMT) == S_IFDIR {
-            throw MediaError("cannot read image '\(path)': Is a directory")
-        }
-        if (info.st_mode & S_IFMT) == S_IFREG && info.st_size == 0 {
-            throw notDecodable(path, "the file is empty")
-        }
+        try FFmpegSupport.checkReadable(path, kind: "image", notDecodable: notDecodable)
     }
 
     private static func decodeFirstFrame(path: String, format: UnsafeMutablePointer<AVFormatContext>,

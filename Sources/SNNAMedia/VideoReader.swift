@@ -275,16 +275,7 @@ public final class VideoReader {
     // MARK: - Opening
 
     private static func checkReadable(_ path: String) throws {
-        var info = stat()
-        guard stat(path, &info) == 0 else {
-            throw MediaError("cannot read video '\(path)': \(String(cString: strerror(errno)))")
-        }
-        if (info.st_mode & S_IFMT) == S_IFDIR {
-            throw MediaError("cannot read video '\(path)': Is a directory")
-        }
-        if (info.st_mode & S_IFMT) == S_IFREG && info.st_size == 0 {
-            throw notDecodable(path, "the file is empty")
-        }
+        try FFmpegSupport.checkReadable(path, kind: "video", notDecodable: notDecodable)
     }
 
     private static func openError(_ path: String, _ code: Int32) -> MediaError {

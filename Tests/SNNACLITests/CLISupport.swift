@@ -85,47 +85,52 @@ enum SNNA {
         throw CLITestError.binaryNotFound(tried: tried)
     }
 
-    /// Runs `snna` with `arguments`, stdout and stderr captured through files (no pipe can fill up and deadlock).
+    /// Runs `snna` with `arguments` (see `runProcess`).
     @discardableResult
     static func run(_ arguments: [String], in folder: String, timeout: Double = 300) throws -> CLIRun {
-        let executable = try binary()
-        let tag = UUID().uuidString
-        let outPath = "\(folder)/.stdout-\(tag)", errPath = "\(folder)/.stderr-\(tag)"
-        let fm = FileManager.default
-        fm.createFile(atPath: outPath, contents: nil)
-        fm.createFile(atPath: errPath, contents: nil)
-        defer {
-            try? fm.removeItem(atPath: outPath)
-            try? fm.removeItem(atPath: errPath)
-        }
-        let outHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
-        let errHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: folder)
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = outHandle
-        process.standardError = errHandle
-        try process.run()
-        let start = Date()
-        var killed = false
-        while process.isRunning {
-            if Date().timeIntervalSince(start) > timeout {
-                process.terminate()
-                killed = true
-                break
-            }
-            usleep(5_000)
-        }
-        process.waitUntilExit()
-        try? outHandle.close()
-        try? errHandle.close()
-        if killed { throw CLITestError.timedOut(arguments: arguments, seconds: timeout) }
-        let stdout = (try? Data(contentsOf: URL(fileURLWithPath: outPath))) ?? Data()
-        let stderr = (try? Data(contentsOf: URL(fileURLWithPath: errPath))) ?? Data()
-        return CLIRun(arguments: arguments, status: process.terminationStatus, stdout: stdout, stderr: stderr)
+        try runProcess(try binary(), arguments, in: folder, timeout: timeout)
     }
+}
+
+/// Runs an executable with stdout and stderr captured through files (no pipe can fill up and deadlock), killing it
+/// after `timeout` seconds.
+func runProcess(_ executable: String, _ arguments: [String], in folder: String, timeout: Double) throws -> CLIRun {
+    let tag = UUID().uuidString
+    let outPath = "\(folder)/.stdout-\(tag)", errPath = "\(folder)/.stderr-\(tag)"
+    let fm = FileManager.default
+    fm.createFile(atPath: outPath, contents: nil)
+    fm.createFile(atPath: errPath, contents: nil)
+    defer {
+        try? fm.removeItem(atPath: outPath)
+        try? fm.removeItem(atPath: errPath)
+    }
+    let outHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
+    let errHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    process.currentDirectoryURL = URL(fileURLWithPath: folder)
+    process.standardInput = FileHandle.nullDevice
+    process.standardOutput = outHandle
+    process.standardError = errHandle
+    try process.run()
+    let start = Date()
+    var killed = false
+    while process.isRunning {
+        if Date().timeIntervalSince(start) > timeout {
+            process.terminate()
+            killed = true
+            break
+        }
+        usleep(5_000)
+    }
+    process.waitUntilExit()
+    try? outHandle.close()
+    try? errHandle.close()
+    if killed { throw CLITestError.timedOut(arguments: arguments, seconds: timeout) }
+    let stdout = (try? Data(contentsOf: URL(fileURLWithPath: outPath))) ?? Data()
+    let stderr = (try? Data(contentsOf: URL(fileURLWithPath: errPath))) ?? Data()
+    return CLIRun(arguments: arguments, status: process.terminationStatus, stdout: stdout, stderr: stderr)
 }
 
 /// A fresh folder per test, removed afterwards, so tests run in parallel without sharing files.

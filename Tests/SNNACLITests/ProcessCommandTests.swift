@@ -28,40 +28,8 @@ enum MediaTools {
     /// Runs a tool with stdout/stderr captured through files.
     static func run(_ executable: String, _ arguments: [String], in folder: String, timeout: Double = 120) throws
         -> ToolRun {
-        let tag = UUID().uuidString
-        let outPath = "\(folder)/.tool-out-\(tag)", errPath = "\(folder)/.tool-err-\(tag)"
-        let fm = FileManager.default
-        _ = fm.createFile(atPath: outPath, contents: nil)
-        _ = fm.createFile(atPath: errPath, contents: nil)
-        defer {
-            try? fm.removeItem(atPath: outPath)
-            try? fm.removeItem(atPath: errPath)
-        }
-        let outHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
-        let errHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: folder)
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = outHandle
-        process.standardError = errHandle
-        try process.run()
-        let start = Date()
-        while process.isRunning {
-            if Date().timeIntervalSince(start) > timeout {
-                process.terminate()
-                process.waitUntilExit()
-                throw CLITestError.failed("\(executable) \(arguments.joined(separator: " ")) timed out")
-            }
-            usleep(5_000)
-        }
-        process.waitUntilExit()
-        try? outHandle.close()
-        try? errHandle.close()
-        let out = (try? Data(contentsOf: URL(fileURLWithPath: outPath))) ?? Data()
-        let err = String(decoding: (try? Data(contentsOf: URL(fileURLWithPath: errPath))) ?? Data(), as: UTF8.self)
-        return ToolRun(status: process.terminationStatus, out: out, err: err)
+        let r = try runProcess(executable, arguments, in: folder, timeout: timeout)
+        return ToolRun(status: r.status, out: r.stdout, err: r.err)
     }
 
     /// `ffmpeg -hide_banner -loglevel error -y ARGS`; throws unless it succeeds and wrote `output`.
