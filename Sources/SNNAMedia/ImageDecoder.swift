@@ -109,7 +109,7 @@ public enum ImageDecoder {
             throw notDecodable(path, "cannot convert pixel format \(name) to RGB")
         }
         defer { sws_freeContext(sws) }
-        applyFullRangeIfTagged(sws, frame: frame, format: sourceFormat)
+        if frame.pointee.color_range == AVCOL_RANGE_JPEG { RGBConverter.applyFullRange(sws, format: sourceFormat) }
 
         // An aligned stride lets swscale use its SIMD paths; rows are compacted afterwards.
         let stride = (width * 3 + 63) & ~63
@@ -139,22 +139,6 @@ public enum ImageDecoder {
             }
         }
         return RGBImage(width: width, height: height, pixels: pixels)
-    }
-
-    /// swscale infers full range only from the deprecated yuvj* formats; a decoder that tags range on the
-    /// frame instead would otherwise get its blacks and whites stretched.
-    private static func applyFullRangeIfTagged(_ sws: OpaquePointer, frame: UnsafeMutablePointer<AVFrame>,
-                                               format: AVPixelFormat) {
-        guard frame.pointee.color_range == AVCOL_RANGE_JPEG,
-              let descriptor = av_pix_fmt_desc_get(format),
-              descriptor.pointee.flags & UInt64(AV_PIX_FMT_FLAG_RGB) == 0 else { return }
-        var inverse: UnsafeMutablePointer<Int32>?
-        var table: UnsafeMutablePointer<Int32>?
-        var srcRange: Int32 = 0, dstRange: Int32 = 0
-        var brightness: Int32 = 0, contrast: Int32 = 0, saturation: Int32 = 0
-        guard sws_getColorspaceDetails(sws, &inverse, &srcRange, &table, &dstRange,
-                                       &brightness, &contrast, &saturation) >= 0 else { return }
-        _ = sws_setColorspaceDetails(sws, inverse, 1, table, dstRange, brightness, contrast, saturation)
     }
 
     private static func openError(_ path: String, _ code: Int32) -> MediaError {

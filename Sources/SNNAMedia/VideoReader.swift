@@ -410,9 +410,9 @@ final class RGBConverter {
         return RGBImage(width: outW, height: outH, pixels: pixels)
     }
 
-    /// As in ImageDecoder: swscale only infers full range from the yuvj* formats, so a frame tagged
-    /// full range gets it set explicitly.
-    private static func applyFullRange(_ sws: OpaquePointer, format: AVPixelFormat) {
+    /// swscale infers full range only from the deprecated yuvj* formats; a frame tagged full range in any other
+    /// format gets it set explicitly, or its blacks and whites would be stretched.
+    static func applyFullRange(_ sws: OpaquePointer, format: AVPixelFormat) {
         guard let descriptor = av_pix_fmt_desc_get(format),
               descriptor.pointee.flags & UInt64(AV_PIX_FMT_FLAG_RGB) == 0 else { return }
         var inverse: UnsafeMutablePointer<Int32>?
