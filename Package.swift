@@ -20,6 +20,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-pthread-dev"])]),
@@ -36,7 +37,11 @@ let package = Package(
         .target(name: "CSystem"),
         .target(name: "SNNAPipeline", dependencies: ["SNNAAttribution", "SNNAModel", "SNNAKernels", "SNNAMedia", "CSystem"],
                 swiftSettings: swift6),
+        .target(name: "SNNAService", dependencies: ["SNNAPipeline", "SNNAAttribution", "SNNAModel",
+                                                    .product(name: "Yams", package: "Yams")],
+                swiftSettings: swift6),
         .executableTarget(name: "snna", dependencies: [
+            "SNNAService",
             "SNNAPipeline", "SNNAModelImport", "SNNAAttribution", "SNNAModel", "SNNAKernels", "SNNAMedia",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: swift6),
@@ -49,6 +54,7 @@ let package = Package(
         .testTarget(name: "SNNACLITests", dependencies: ["SNNAModel", "SNNAMedia"], swiftSettings: swift6),
         .testTarget(name: "SNNAModelImportTests", dependencies: ["SNNAModelImport", "SNNAModel", "SNNAKernels"],
                     exclude: ["Corpus"], swiftSettings: swift6),
+        .testTarget(name: "SNNAServiceTests", dependencies: ["SNNAService", "SNNAPipeline"], swiftSettings: swift6),
         .testTarget(name: "SNNAPipelineTests", dependencies: ["SNNAPipeline", "SNNAModel", "SNNAMedia", "SNNAKernels"],
                     swiftSettings: swift6),
     ]

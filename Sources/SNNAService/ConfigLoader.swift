@@ -1,0 +1,226 @@
+import Foundation
+import SNNAAttribution
+import SNNAPipeline
+import Yams
+
+/// Reads the YAML configuration, then applies environment overrides (`SNNA_*`, see docs/daemon.md), then checks
+/// every value. Each error names the key and its line, or the environment variable.
+public enum ConfigLoader {
+    public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws
+        -> ServiceConfig {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigError("cannot read configuration '\(path)'")
+        }
+        return try parse(String(decoding: data, as: UTF8.self), source: path, environment: environment)
+    }
+
+    public static func parse(_ yaml: String, source: String, environment: [String: String] = [:]) throws -> ServiceConfig {
+        var config = ServiceConfig()
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: yaml)
+        } catch let e as YamlError {
+            throw ConfigError("\(source): not valid YAML: \(yamlProblem(e))")
+        }
+        if let root {
+            var reader = NodeReader(source: source)
+            try reader.apply(root, to: &config)
+        }
+        try EnvironmentOverrides.apply(environment, to: &config)
+        try validate(config, source: source)
+        return config
+    }
+
+    static func yamlProblem(_ e: YamlError) -> String {
+        switch e {
+        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _):
+            return "\(problem) (line \(mark.line), column \(mark.column))"
+        default:
+            return "\(e)"
+        }
+    }
+
+    static func validate(_ c: ServiceConfig, source: String) throws {
+        func fail(_ key: String, _ problem: String) -> ConfigError { ConfigError("\(source): '\(key)': \(problem)") }
+        if c.watch.isEmpty { throw fail("watch", "at least one watch folder is needed") }
+        for (i, w) in c.watch.enumerated() where !w.path.hasPrefix("/") {
+            throw fail("watch[\(i)].path", "'\(w.path)' must be an absolute path")
+        }
+        if c.model.isEmpty { throw fail("model", "the model file is required") }
+        for (key, path) in [("output", c.output), ("state", c.state)] where !path.hasPrefix("/") {
+            throw fail(key, "'\(path)' must be an absolute path")
+        }
+        for w in c.watch {
+            let out = URL(fileURLWithPath: c.output).standardizedFileURL.path
+            let watched = URL(fileURLWithPath: w.path).standardizedFileURL.path
+            if out == watched || out.hasPrefix(watched + "/") && w.recursive {
+                throw fail("output", "'\(c.output)' is inside the watch folder '\(w.path)'; outputs are never watched, put them elsewhere")
+            }
+        }
+        do { try c.process.validate() } catch { throw fail("process", "\(error)") }
+        if c.workers < 1 || c.workers > 64 { throw fail("workers", "must be in 1…64") }
+        if c.threads < 0 || c.threads > 1024 { throw fail("threads", "must be 0 (every core) or more") }
+        if c.maxAttempts < 1 { throw fail("max_attempts", "must be at least 1") }
+        if !(c.quietPeriod >= 0) { throw fail("quiet_period", "must be 0 or more seconds") }
+        for (label, p) in c.thresholds where !(p > 0 && p < 1) {
+            throw fail("thresholds.\(label)", "must be between 0 and 1")
+        }
+        if let age = c.retention.maxAgeDays, !(age > 0) { throw fail("retention.max_age_days", "must be positive") }
+        if let size = c.retention.maxTotalGB, !(size > 0) { throw fail("retention.max_total_gb", "must be positive") }
+        if !["text", "json"].contains(c.logFormat) { throw fail("log.format", "must be text or json") }
+        if !["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(c.logLevel) {
+            throw fail("log.level", "must be trace, debug, info, notice, warning, error or critical")
+        }
+        if HTTPAddress(c.httpAddress) == nil { throw fail("http.address", "'\(c.httpAddress)' must look like 127.0.0.1:8736") }
+    }
+}
+
+/// host:port.
+public struct HTTPAddress: Sendable, Equatable {
+    public let host: String
+    public let port: Int
+    public init?(_ text: String) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+              (0...65535).contains(port), colon > text.startIndex else { return nil }
+        host = String(text[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        self.port = port
+    }
+}
+
+/// Walks the YAML node tree, so every error can name the key's line (Yams' decoder reports only key paths).
+struct NodeReader {
+    let source: String
+
+    func fail(_ key: String, _ node: Node?, _ problem: String) -> ConfigError {
+        let line = node?.mark.map { ", line \($0.line)" } ?? ""
+        return ConfigError("\(source): '\(key)'\(line): \(problem)")
+    }
+
+    func mapping(_ node: Node, _ key: String) throws -> [(String, Node)] {
+        guard case .mapping(let m) = node else { throw fail(key, node, "expected a mapping of keys") }
+        return try m.map { k, v in
+            guard let name = k.string else { throw fail(key, k, "keys must be strings") }
+            return (name, v)
+        }
+    }
+
+    func string(_ node: Node, _ key: String) throws -> String {
+        guard case .scalar(let s) = node else { throw fail(key, node, "expected a text value") }
+        return s.string
+    }
+
+    func isNull(_ node: Node) -> Bool {
+        if case .scalar(let s) = node { return ["", "~", "null", "Null", "NULL"].contains(s.string) && s.style == .plain }
+        return false
+    }
+
+    func int(_ node: Node, _ key: String) throws -> Int {
+        guard let v = node.int else { throw fail(key, node, "expected an integer, got '\(node.string ?? "a list or mapping")'") }
+        return v
+    }
+
+    func double(_ node: Node, _ key: String) throws -> Double {
+        guard let v = node.float, v.isFinite else { throw fail(key, node, "expected a number, got '\(node.string ?? "a list or mapping")'") }
+        return v
+    }
+
+    func bool(_ node: Node, _ key: String) throws -> Bool {
+        guard let v = node.bool else { throw fail(key, node, "expected true or false, got '\(node.string ?? "a list or mapping")'") }
+        return v
+    }
+
+    func strings(_ node: Node, _ key: String) throws -> [String] {
+        if case .scalar = node { return [try string(node, key)] }
+        guard case .sequence(let seq) = node else { throw fail(key, node, "expected a list") }
+        return try seq.enumerated().map { try string($1, "\(key)[\($0)]") }
+    }
+
+    mutating func apply(_ root: Node, to c: inout ServiceConfig) throws {
+        for (key, node) in try mapping(root, "(top level)") {
+            switch key {
+            case "watch": c.watch = try watchFolders(node)
+            case "output": c.output = try string(node, key)
+            case "state": c.state = try string(node, key)
+            case "model": c.model = try string(node, key)
+            case "process": try process(node, &c)
+            case "thresholds":
+                for (label, v) in try mapping(node, key) { c.thresholds[label] = Float(try double(v, "thresholds.\(label)")) }
+            case "quiet_period": c.quietPeriod = try double(node, key)
+            case "threads": c.threads = try int(node, key)
+            case "workers": c.workers = try int(node, key)
+            case "max_attempts": c.maxAttempts = try int(node, key)
+            case "retention":
+                for (k, v) in try mapping(node, key) {
+                    let full = "retention.\(k)"
+                    switch k {
+                    case "max_age_days": c.retention.maxAgeDays = isNull(v) ? nil : try double(v, full)
+                    case "max_total_gb": c.retention.maxTotalGB = isNull(v) ? nil : try double(v, full)
+                    case "delete_inputs": c.retention.deleteInputs = try bool(v, full)
+                    default: throw fail(full, v, "unknown key")
+                    }
+                }
+            case "http":
+                for (k, v) in try mapping(node, key) {
+                    guard k == "address" else { throw fail("http.\(k)", v, "unknown key") }
+                    c.httpAddress = try string(v, "http.address")
+                }
+            case "log":
+                for (k, v) in try mapping(node, key) {
+                    switch k {
+                    case "format": c.logFormat = try string(v, "log.format")
+                    case "level": c.logLevel = try string(v, "log.level")
+                    default: throw fail("log.\(k)", v, "unknown key")
+                    }
+                }
+            default:
+                throw fail(key, node, "unknown key")
+            }
+        }
+    }
+
+    func watchFolders(_ node: Node) throws -> [ServiceConfig.WatchFolder] {
+        guard case .sequence(let seq) = node else { throw fail("watch", node, "expected a list of folders") }
+        return try seq.enumerated().map { i, item in
+            let key = "watch[\(i)]"
+            if case .scalar = item { return ServiceConfig.WatchFolder(path: try string(item, key)) }
+            var folder = ServiceConfig.WatchFolder(path: "")
+            for (k, v) in try mapping(item, key) {
+                switch k {
+                case "path": folder.path = try string(v, "\(key).path")
+                case "recursive": folder.recursive = try bool(v, "\(key).recursive")
+                case "patterns": folder.patterns = try strings(v, "\(key).patterns")
+                default: throw fail("\(key).\(k)", v, "unknown key")
+                }
+            }
+            if folder.path.isEmpty { throw fail("\(key).path", item, "is required") }
+            return folder
+        }
+    }
+
+    func process(_ node: Node, _ c: inout ServiceConfig) throws {
+        for (k, v) in try mapping(node, "process") {
+            let key = "process.\(k)"
+            switch k {
+            case "predict_stride": c.process.predictStride = try int(v, key)
+            case "explain_stride": c.process.explainStride = try int(v, key)
+            case "method":
+                let name = try string(v, key)
+                guard let m = ExplanationMethod(name: name) else { throw fail(key, v, "unknown method '\(name)'") }
+                c.process.method = m
+            case "explain_target":
+                let name = try string(v, key)
+                guard let t = ExplainTarget(rawValue: name) else { throw fail(key, v, "must be argmax or active") }
+                c.process.explainTarget = t
+            case "samples": c.process.samples = isNull(v) ? nil : try int(v, key)
+            case "seed": c.process.seed = UInt64(max(0, try int(v, key)))
+            case "threshold": c.process.threshold = Float(try double(v, key))
+            case "size": c.process.shortSide = isNull(v) ? nil : try int(v, key)
+            case "batch": c.process.batch = try int(v, key)
+            case "video": c.process.writeVideo = try bool(v, key)
+            case "heatmaps": c.process.writeHeatmaps = try bool(v, key)
+            case "heat_opacity": c.process.heatOpacity = Float(try double(v, key))
+            default: throw fail(key, v, "unknown key")
+            }
+        }
+    }
+}

@@ -1,0 +1,64 @@
+import Foundation
+import Testing
+@testable import SNNAService
+@testable import SNNAPipeline
+
+@Suite struct ConfigLoaderTests {
+    static let shipped = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Config/snna.yaml").path
+
+    let minimal = """
+    watch: [/data/cam]
+    output: /data/out
+    state: /data/state
+    model: /data/m.safetensors
+    """
+
+    func error(_ yaml: String, env: [String: String] = [:]) -> String {
+        do {
+            _ = try ConfigLoader.parse(yaml, source: "t.yaml", environment: env)
+            return "parsed"
+        } catch { return "\(error)" }
+    }
+
+    @Test func theShippedFileIsValidAndMatchesTheDefaults() throws {
+        let c = try ConfigLoader.load(path: Self.shipped, environment: [:])
+        #expect(c.watch == [.init(path: "/srv/dashcam", recursive: true, patterns: ServiceConfig.defaultPatterns)])
+        #expect(c.process == ProcessSettings())
+        #expect(c.httpAddress == "127.0.0.1:8736" && c.workers == 1 && c.quietPeriod == 10)
+    }
+
+    @Test func effectiveConfigurationRoundTripsThroughThePrinter() throws {
+        var yaml = minimal + "\nprocess: {explain_stride: 7, method: attin, samples: 5}\nthresholds: {slow_down: 0.3}\n"
+        yaml += "retention: {max_age_days: 30}\nlog: {format: json}\n"
+        let c = try ConfigLoader.parse(yaml, source: "t", environment: [:])
+        #expect(c.process.explainStride == 7 && c.process.method == .normatt && c.process.samples == 5)
+        #expect(c.thresholds == ["slow_down": 0.3] && c.retention.maxAgeDays == 30 && c.logFormat == "json")
+        let again = try ConfigLoader.parse(ConfigPrinter.render(c), source: "printed", environment: [:])
+        #expect(again == c)
+    }
+
+    @Test func errorsNameTheKeyAndTheLine() {
+        #expect(error(minimal + "\nprocess:\n  explian_stride: 3\n").contains("'process.explian_stride', line 6: unknown key"))
+        #expect(error(minimal + "\nprocess:\n  explain_stride: lots\n").contains("'process.explain_stride', line 6: expected an integer, got 'lots'"))
+        #expect(error(minimal + "\nworkers: 0\n").contains("'workers': must be in 1…64"))
+        #expect(error(minimal + "\nprocess: {method: magic}\n").contains("unknown method 'magic'"))
+        #expect(error(minimal + "\nhttp: {address: nowhere}\n").contains("'http.address'"))
+        #expect(error("watch: [relative/path]\noutput: /o\nstate: /s\nmodel: /m\n").contains("must be an absolute path"))
+        #expect(error("output: /o\nstate: /s\nmodel: /m\n").contains("'watch': at least one watch folder"))
+        #expect(error("watch: [/data]\noutput: /data/out\nstate: /s\nmodel: /m\n").contains("inside the watch folder"))
+        #expect(error("watch: [/data\n").contains("not valid YAML") && error("watch: [/data\n").contains("line"))
+        #expect(error(minimal + "\nthresholds: {stop: 2}\n").contains("'thresholds.stop'"))
+    }
+
+    @Test func environmentVariablesOverrideKeysWithTheSameChecks() throws {
+        let c = try ConfigLoader.parse(minimal, source: "t", environment: [
+            "SNNA_PROCESS_EXPLAIN_STRIDE": "5", "SNNA_HTTP_ADDRESS": "0.0.0.0:9000", "SNNA_WATCH": "/a:/b",
+            "SNNA_PROCESS_VIDEO": "false", "SNNA_BINARY": "/ignored", "SNNA_RETENTION_MAX_TOTAL_GB": "12.5",
+        ])
+        #expect(c.process.explainStride == 5 && c.httpAddress == "0.0.0.0:9000" && !c.process.writeVideo)
+        #expect(c.watch.map(\.path) == ["/a", "/b"] && c.retention.maxTotalGB == 12.5)
+        let e = error(minimal, env: ["SNNA_PROCESS_EXPLAIN_STRIDE": "often"])
+        #expect(e.contains("SNNA_PROCESS_EXPLAIN_STRIDE") && e.contains("expected an integer"), "\(e)")
+    }
+}
