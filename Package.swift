@@ -21,12 +21,15 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-pthread-dev"])]),
         .systemLibrary(name: "CFFmpeg", pkgConfig: "libavformat",
                        providers: [.apt(["libavformat-dev", "libavcodec-dev", "libswscale-dev", "libavutil-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         .target(name: "CKernels", cSettings: fastC, linkerSettings: [.linkedLibrary("mvec"), .linkedLibrary("m")]),
 
         .target(name: "SNNAKernels", dependencies: ["CKernels", "COpenBLAS"], swiftSettings: swift6),
@@ -37,8 +40,10 @@ let package = Package(
         .target(name: "CSystem"),
         .target(name: "SNNAPipeline", dependencies: ["SNNAAttribution", "SNNAModel", "SNNAKernels", "SNNAMedia", "CSystem"],
                 swiftSettings: swift6),
-        .target(name: "SNNAService", dependencies: ["SNNAPipeline", "SNNAAttribution", "SNNAModel",
-                                                    .product(name: "Yams", package: "Yams")],
+        .target(name: "SNNAService", dependencies: ["SNNAPipeline", "SNNAAttribution", "SNNAModel", "SNNAMedia", "CSystemd",
+                                                    .product(name: "Yams", package: "Yams"),
+                                                    .product(name: "GRDB", package: "GRDB.swift"),
+                                                    .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swift6),
         .executableTarget(name: "snna", dependencies: [
             "SNNAService",

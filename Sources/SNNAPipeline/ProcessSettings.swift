@@ -21,6 +21,8 @@ public struct ProcessSettings: Sendable, Codable, Equatable {
     public var seed: UInt64 = 0
     /// An action is active when its sigmoid probability is at or over this (reference §9.4).
     public var threshold: Float = 0.5
+    /// Per-action thresholds (label → probability) overriding `threshold`.
+    public var thresholds: [String: Float] = [:]
     /// Short side frames are resized to (default: the model's input_short_side).
     public var shortSide: Int?
     public var writeVideo: Bool = true
@@ -34,9 +36,12 @@ public struct ProcessSettings: Sendable, Codable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case predictStride = "predict_stride", explainStride = "explain_stride", method, explainTarget = "explain_target"
-        case samples, seed, threshold, shortSide = "short_side", writeVideo = "write_video"
+        case samples, seed, threshold, thresholds, shortSide = "short_side", writeVideo = "write_video"
         case writeHeatmaps = "write_heatmaps", batch, heatOpacity = "heat_opacity"
     }
+
+    /// The threshold of one action.
+    public func threshold(for label: String) -> Float { thresholds[label] ?? threshold }
 
     public func validate() throws {
         func check(_ ok: Bool, _ message: String) throws { if !ok { throw EngineError(message) } }
@@ -44,6 +49,7 @@ public struct ProcessSettings: Sendable, Codable, Equatable {
         try check(explainStride >= 0, "--explain-stride must be 0 (no explanations) or more")
         try check(samples.map { $0 >= 1 } ?? true, "--samples must be at least 1")
         try check(threshold > 0 && threshold < 1, "--threshold must be between 0 and 1")
+        for (label, p) in thresholds { try check(p > 0 && p < 1, "the threshold of '\(label)' must be between 0 and 1") }
         try check(shortSide.map { $0 >= 1 && $0 <= ModelFile.maxInputShortSide } ?? true,
                   "--size must be in 1…\(ModelFile.maxInputShortSide)")
         try check(batch >= 1 && batch <= 32, "--batch must be in 1…32")

@@ -20,6 +20,10 @@ public final class VideoProcessor {
     public let quiet: Bool
     /// Called with one-line warnings (damaged input) as they happen.
     public var warn: (String) -> Void = { _ in }
+    /// Called after each batch with the frames decoded so far (the daemon's STATUS and watchdog).
+    public var onProgress: (_ frames: Int, _ expected: Int?) -> Void = { _, _ in }
+    /// Checked after each batch: true stops the run (its outputs are removed) with `PipelineCancelled`.
+    public var shouldStop: () -> Bool = { false }
     let explainer: Explainer
 
     public init(engine: ViTEngine, settings: ProcessSettings, quiet: Bool = false) throws {
@@ -102,6 +106,8 @@ public final class VideoProcessor {
                                   writer: writer)
                         predictedPending = 0
                         progress.update(frames: state.decoded)
+                        onProgress(state.decoded, info.frameCountEstimate)
+                        if shouldStop() { throw PipelineCancelled() }
                     }
                 }
             }
@@ -186,7 +192,7 @@ public final class VideoProcessor {
                 let input = inputs[next], y = logits[next]
                 next += 1
                 let p = y.map { 1 / (1 + Foundation.exp(-$0)) }
-                let active = p.map { $0 >= settings.threshold }
+                let active = config.labels.indices.map { p[$0] >= settings.threshold(for: config.labels[$0]) }
                 var record = ActionRecord(frame: frame.index, pts: frame.seconds, labels: config.labels, logits: y,
                                           probabilities: p,
                                           active: config.labels.indices.filter { active[$0] }.map { config.labels[$0] },
@@ -364,3 +370,9 @@ final class DecoderThread: @unchecked Sendable {
 }
 
 public let snnaVersion = "0.3.0"
+
+/// A run stopped on request (`VideoProcessor.shouldStop`); nothing of it was kept.
+public struct PipelineCancelled: Error, CustomStringConvertible {
+    public init() {}
+    public var description: String { "stopped on request" }
+}

@@ -62,7 +62,7 @@ public enum ConfigLoader {
         if c.threads < 0 || c.threads > 1024 { throw fail("threads", "must be 0 (every core) or more") }
         if c.maxAttempts < 1 { throw fail("max_attempts", "must be at least 1") }
         if !(c.quietPeriod >= 0) { throw fail("quiet_period", "must be 0 or more seconds") }
-        for (label, p) in c.thresholds where !(p > 0 && p < 1) {
+        for (label, p) in c.process.thresholds where !(p > 0 && p < 1) {
             throw fail("thresholds.\(label)", "must be between 0 and 1")
         }
         if let age = c.retention.maxAgeDays, !(age > 0) { throw fail("retention.max_age_days", "must be positive") }
@@ -144,7 +144,7 @@ struct NodeReader {
             case "model": c.model = try string(node, key)
             case "process": try process(node, &c)
             case "thresholds":
-                for (label, v) in try mapping(node, key) { c.thresholds[label] = Float(try double(v, "thresholds.\(label)")) }
+                for (label, v) in try mapping(node, key) { c.process.thresholds[label] = Float(try double(v, "thresholds.\(label)")) }
             case "quiet_period": c.quietPeriod = try double(node, key)
             case "threads": c.threads = try int(node, key)
             case "workers": c.workers = try int(node, key)

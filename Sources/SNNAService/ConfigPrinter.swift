@@ -31,9 +31,9 @@ public enum ConfigPrinter {
             "  video: \(c.process.writeVideo)",
             "  heatmaps: \(c.process.writeHeatmaps)",
             "  heat_opacity: \(c.process.heatOpacity)",
-            "thresholds:" + (c.thresholds.isEmpty ? " {}" : ""),
+            "thresholds:" + (c.process.thresholds.isEmpty ? " {}" : ""),
         ]
-        for (label, p) in c.thresholds.sorted(by: { $0.key < $1.key }) { lines.append("  \(q(label)): \(p)") }
+        for (label, p) in c.process.thresholds.sorted(by: { $0.key < $1.key }) { lines.append("  \(q(label)): \(p)") }
         lines += [
             "quiet_period: \(c.quietPeriod)",
             "threads: \(c.threads)",

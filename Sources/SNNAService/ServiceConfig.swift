@@ -27,8 +27,6 @@ public struct ServiceConfig: Sendable, Equatable {
     public var state = "/var/lib/snna/state"
     public var model = ""
     public var process = ProcessSettings()
-    /// Per-action thresholds overriding `process.threshold` (label → probability).
-    public var thresholds: [String: Float] = [:]
     /// A file is taken when closed after writing, or unchanged in size and mtime for this many seconds.
     public var quietPeriod: Double = 10
     /// Engine worker threads (0: every core).

@@ -33,7 +33,7 @@ import Testing
         yaml += "retention: {max_age_days: 30}\nlog: {format: json}\n"
         let c = try ConfigLoader.parse(yaml, source: "t", environment: [:])
         #expect(c.process.explainStride == 7 && c.process.method == .normatt && c.process.samples == 5)
-        #expect(c.thresholds == ["slow_down": 0.3] && c.retention.maxAgeDays == 30 && c.logFormat == "json")
+        #expect(c.process.thresholds == ["slow_down": 0.3] && c.retention.maxAgeDays == 30 && c.logFormat == "json")
         let again = try ConfigLoader.parse(ConfigPrinter.render(c), source: "printed", environment: [:])
         #expect(again == c)
     }
