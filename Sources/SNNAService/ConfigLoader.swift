@@ -57,14 +57,14 @@ public enum ConfigLoader {
                 throw fail("output", "'\(c.output)' is inside the watch folder '\(w.path)'; outputs are never watched, put them elsewhere")
             }
         }
+        for (label, p) in c.process.thresholds where !(p > 0 && p < 1) {
+            throw fail("thresholds.\(label)", "must be between 0 and 1")
+        }
         do { try c.process.validate() } catch { throw fail("process", "\(error)") }
         if c.workers < 1 || c.workers > 64 { throw fail("workers", "must be in 1…64") }
         if c.threads < 0 || c.threads > 1024 { throw fail("threads", "must be 0 (every core) or more") }
         if c.maxAttempts < 1 { throw fail("max_attempts", "must be at least 1") }
         if !(c.quietPeriod >= 0) { throw fail("quiet_period", "must be 0 or more seconds") }
-        for (label, p) in c.process.thresholds where !(p > 0 && p < 1) {
-            throw fail("thresholds.\(label)", "must be between 0 and 1")
-        }
         if let age = c.retention.maxAgeDays, !(age > 0) { throw fail("retention.max_age_days", "must be positive") }
         if let size = c.retention.maxTotalGB, !(size > 0) { throw fail("retention.max_total_gb", "must be positive") }
         if !["text", "json"].contains(c.logFormat) { throw fail("log.format", "must be text or json") }
