@@ -1,4 +1,4 @@
-import CSystem
+import CSNNASystem
 import Foundation
 #if canImport(Glibc)
 import Glibc

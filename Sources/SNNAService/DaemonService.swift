@@ -48,6 +48,7 @@ public final class DaemonService: @unchecked Sendable {
         for job in recovered.failed { logger.error("gave up on a job interrupted too often", metadata: ["file": "\(job.path)", "attempts": "\(job.attempts)"]) }
 
         sweepRetention()
+        try startHTTP(store: store)
         let signals = installSignalHandlers()
         let watcher = FolderWatcher(folders: config.watch, excluded: [config.output, config.state],
                                     quietPeriod: config.quietPeriod)
@@ -86,11 +87,35 @@ public final class DaemonService: @unchecked Sendable {
         done.wait()
         watcher.stop()
         signals.forEach { $0.cancel() }
+        httpTask?.cancel()
         logger.info("stopped")
         return 0
     }
 
     private let busy = Mutex(false)
+    let metrics = ServiceMetrics()
+    private let current = Mutex<[Int64: CurrentWork]>([:])
+    private var httpTask: Task<Void, Error>?
+
+    /// Serves the HTTP endpoints until the process ends (Hummingbird's own signal handling stays off: SIGTERM is ours).
+    private func startHTTP(store: JobStore) throws {
+        guard let address = HTTPAddress(config.httpAddress) else { throw ConfigError("'http.address' is invalid") }
+        let output = config.output, state = config.state
+        let endpoints = HTTPEndpoints(
+            store: store, metrics: metrics,
+            current: { [self] in self.current.withLock { Array($0.values).sorted { $0.job < $1.job } } },
+            ready: {
+                for folder in [output, state] where access(folder, W_OK) != 0 { return (false, "'\(folder)' is not writable") }
+                return (true, "")
+            })
+        let app = endpoints.application(address: address)
+        let logger = self.logger
+        httpTask = Task {
+            do { try await app.run() } catch {
+                logger.error("HTTP server stopped", metadata: ["address": "\(address.host):\(address.port)", "error": "\(error)"])
+            }
+        }
+    }
 
     func enqueue(_ file: CandidateFile, store: JobStore) {
         do {
@@ -136,7 +161,10 @@ public final class DaemonService: @unchecked Sendable {
             processor.shouldStop = { [self] in self.stopping.load(ordering: .acquiring) }
             var lastStatus = Date.distantPast
             let watchdog = notifier.watchdogInterval
-            processor.onProgress = { [notifier] frames, expected in
+            current.withLock { $0[id] = CurrentWork(file: job.path, job: id, frames: 0, expected: nil, started: Date()) }
+            defer { _ = current.withLock { $0.removeValue(forKey: id) } }
+            processor.onProgress = { [self, notifier] frames, expected in
+                self.current.withLock { $0[id]?.frames = frames; $0[id]?.expected = expected }
                 // At most one STATUS a second, WATCHDOG only when systemd asked for it.
                 guard Date().timeIntervalSince(lastStatus) >= 1 else { return }
                 lastStatus = Date()
@@ -150,6 +178,7 @@ public final class DaemonService: @unchecked Sendable {
             let outputName = VideoProcessor.outputName(for: job.path) + "-" + job.fingerprint.suffix(8)
             let result = try processor.process(input: job.path, outputRoot: config.output, outputName: outputName)
             try store.markDone(id, outputFolder: result.outputFolder)
+            metrics.record(result.summary)
             logger.info("done", metadata: ["file": "\(job.path)", "output": "\(result.outputFolder)",
                                            "frames": "\(result.summary.counts.decoded)",
                                            "truncated": "\(result.summary.input.truncated)"])
@@ -164,6 +193,7 @@ public final class DaemonService: @unchecked Sendable {
                 logger.warning("skipped: file deleted while processing", metadata: ["file": "\(job.path)"])
             } else {
                 try? store.markFailed(id, error: "\(error)")
+                metrics.recordError()
                 logger.error("failed", metadata: ["file": "\(job.path)", "error": "\(error)"])
             }
         }

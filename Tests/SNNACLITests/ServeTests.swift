@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import Glibc
 import Testing
 
@@ -91,6 +94,28 @@ struct ServeTests {
         return condition()
     }
 
+    /// GET on the daemon's HTTP address: (status, body), or nil when nothing answers.
+    static func get(_ url: String) -> (Int, String)? {
+        let done = DispatchSemaphore(value: 0)
+        let result = ResultBox()
+        URLSession.shared.dataTask(with: URL(string: url)!) { data, response, _ in
+            if let http = response as? HTTPURLResponse {
+                result.set((http.statusCode, String(decoding: data ?? Data(), as: UTF8.self)))
+            }
+            done.signal()
+        }.resume()
+        _ = done.wait(timeout: .now() + 10)
+        return result.get()
+    }
+    final class ResultBox: @unchecked Sendable {
+        private let lock = NSLock()
+        private var value: (Int, String)?
+        func set(_ v: (Int, String)) { lock.lock(); value = v; lock.unlock() }
+        func get() -> (Int, String)? { lock.lock(); defer { lock.unlock() }; return value }
+    }
+
+    static let port = Int.random(in: 20000...60000)
+
     static func writeConfig(_ path: String, dir: String, model: String, extra: String = "") throws {
         try """
         watch: [\(dir)/in]
@@ -101,6 +126,7 @@ struct ServeTests {
         threads: 1
         process: {explain_stride: 0, video: false}
         log: {format: json}
+        http: {address: "127.0.0.1:\(port)"}
         \(extra)
         """.write(toFile: path, atomically: true, encoding: .utf8)
     }
@@ -156,6 +182,19 @@ struct ServeTests {
             #expect(first.first?.hasPrefix("slow-") == true)
             let lines = try ProcessOutput.actions("\(dir)/out/\(first[0])/actions.jsonl")
             #expect(lines.count == 30)
+
+            // HTTP: liveness, readiness, Prometheus metrics, status and the job list.
+            let base = "http://127.0.0.1:\(Self.port)"
+            #expect(Self.get(base + "/healthz")?.0 == 200)
+            #expect(Self.get(base + "/readyz")?.0 == 200)
+            let metrics = Self.get(base + "/metrics")
+            #expect(metrics?.0 == 200 && metrics?.1.contains("snna_files{state=\"done\"} 1") == true, "\(String(describing: metrics))")
+            #expect(metrics?.1.contains("snna_frames_decoded_total 30") == true, "\(String(describing: metrics))")
+            let status = Self.get(base + "/status")
+            #expect(status?.0 == 200 && status?.1.contains("\"state\":\"idle\"") == true, "\(String(describing: status))")
+            let jobs = Self.get(base + "/api/jobs")
+            #expect(jobs?.0 == 200 && jobs?.1.contains("slow.mp4") == true && jobs?.1.contains("\"state\":\"done\"") == true,
+                    "\(String(describing: jobs))")
 
             // SIGHUP with a new stride: the next file uses it.
             try Self.writeConfig(config, dir: dir, model: model, extra: "")

@@ -1,0 +1,59 @@
+import Foundation
+import SNNAPipeline
+import Prometheus
+
+/// The daemon's Prometheus metrics (`/metrics`): files by state and queue depth (read from the job store at each
+/// scrape), frames decoded/predicted/explained, per-stage seconds per frame, and the time of the last error.
+final class ServiceMetrics: Sendable {
+    let registry = PrometheusCollectorRegistry()
+    let framesDecoded: Counter
+    let framesPredicted: Counter
+    let framesExplained: Counter
+    let lastErrorTime: Gauge
+    let queueDepth: Gauge
+    let files: [JobState: Gauge]
+    let stageSeconds: [String: DurationHistogram]
+
+    static let stages = ["decode", "prepare", "predict", "explain", "overlay", "encode"]
+
+    init() {
+        framesDecoded = registry.makeCounter(name: "snna_frames_decoded_total", help: "Frames decoded")
+        framesPredicted = registry.makeCounter(name: "snna_frames_predicted_total", help: "Frames predicted")
+        framesExplained = registry.makeCounter(name: "snna_frames_explained_total", help: "Frames explained")
+        lastErrorTime = registry.makeGauge(name: "snna_last_error_timestamp_seconds", help: "Unix time of the last failed job")
+        queueDepth = registry.makeGauge(name: "snna_queue_depth", help: "Jobs waiting")
+        var files: [JobState: Gauge] = [:]
+        for state in JobState.allCases {
+            files[state] = registry.makeGauge(name: "snna_files", labels: [("state", state.rawValue)], help: "Files by job state")
+        }
+        self.files = files
+        let buckets: [Duration] = [.milliseconds(1), .milliseconds(10), .milliseconds(100), .milliseconds(500), .seconds(1),
+                                   .seconds(2), .seconds(5), .seconds(10), .seconds(30), .seconds(60)]
+        var stages: [String: DurationHistogram] = [:]
+        for stage in Self.stages {
+            stages[stage] = registry.makeDurationHistogram(
+                descriptor: MetricNameDescriptor(metricName: "snna_stage_per_frame", unitName: "seconds",
+                                                 helpText: "Seconds per frame of each pipeline stage, one sample per file"),
+                labels: [("stage", stage)], buckets: buckets)
+        }
+        stageSeconds = stages
+    }
+
+    func refresh(from store: JobStore) {
+        if let counts = try? store.counts() {
+            for (state, gauge) in files { gauge.set(Double(counts[state] ?? 0)) }
+        }
+        if let depth = try? store.queueDepth() { queueDepth.set(Double(depth)) }
+    }
+
+    func record(_ summary: RunSummary) {
+        framesDecoded.increment(by: Int64(summary.counts.decoded))
+        framesPredicted.increment(by: Int64(summary.counts.predicted))
+        framesExplained.increment(by: Int64(summary.counts.explained))
+        for stage in summary.speed.stages where stage.frames_per_second > 0 {
+            stageSeconds[stage.name]?.record(.nanoseconds(Int64(1e9 / stage.frames_per_second)))
+        }
+    }
+
+    func recordError() { lastErrorTime.set(Date().timeIntervalSince1970) }
+}
