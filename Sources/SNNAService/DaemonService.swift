@@ -54,6 +54,7 @@ public final class DaemonService: @unchecked Sendable {
                                     quietPeriod: config.quietPeriod)
         try watcher.start { [self] file in self.enqueue(file, store: store) }
         for file in watcher.scan() { enqueue(file, store: store) }
+        rescan = { [self] in for file in watcher.scan() { self.enqueue(file, store: store) } }
         logger.info("ready", metadata: ["model": "\(config.model)", "watch": "\(config.watch.map(\.path))",
                                         "output": "\(config.output)", "workers": "\(config.workers)"])
         notifier.ready(status: "waiting for files (\(try store.queueDepth()) queued)")
@@ -93,6 +94,8 @@ public final class DaemonService: @unchecked Sendable {
     }
 
     private let busy = Mutex(false)
+    /// A full scan of the watch folders (at start, and again on every reload).
+    private var rescan: (() -> Void)?
     let metrics = ServiceMetrics()
     private let current = Mutex<[Int64: CurrentWork]>([:])
     private var httpTask: Task<Void, Error>?
@@ -227,6 +230,7 @@ public final class DaemonService: @unchecked Sendable {
             if fresh.threads != config.threads { needRestart.append("threads") }
             if fresh.httpAddress != config.httpAddress { needRestart.append("http.address") }
             if fresh.logFormat != config.logFormat || fresh.logLevel != config.logLevel { needRestart.append("log") }
+            rescan?()
             logger.info("configuration reloaded", metadata: [
                 "applied": "process, thresholds",
                 "need_restart": "\(needRestart.isEmpty ? "none" : needRestart.joined(separator: ", "))",
