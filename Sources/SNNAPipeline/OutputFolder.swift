@@ -7,7 +7,7 @@ import Glibc
 /// One input's output folder, built under a temporary name and swapped into place atomically on success, so readers
 /// never see a half-finished folder (only the live `actions.jsonl` inside the temporary one) and a re-run replaces
 /// the previous result in one step. A lock file keeps two runs from writing the same folder at once.
-final class OutputFolder {
+public final class OutputFolder {
     let root: String
     let name: String
     /// Where this run writes: `<root>/.<name>.partial-<pid>`.
@@ -79,10 +79,16 @@ final class OutputFolder {
 
     /// Partial folders of runs that died (their process is gone) are removed; a live run's are left alone.
     private func removeStalePartials() {
-        let prefix = "." + name + ".partial-"
+        OutputFolder.removeStalePartials(root: root, name: name)
+    }
+
+    /// The same for every name under `root` (a daemon at start), or for one name.
+    public static func removeStalePartials(root: String, name: String? = nil) {
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: root) else { return }
-        for entry in entries where entry.hasPrefix(prefix) {
-            guard let pid = Int32(entry.dropFirst(prefix.count)), pid != getpid() else { continue }
+        for entry in entries where entry.hasPrefix(".") {
+            guard let range = entry.range(of: ".partial-", options: .backwards),
+                  name == nil || String(entry[entry.index(after: entry.startIndex)..<range.lowerBound]) == name,
+                  let pid = Int32(entry[range.upperBound...]), pid != getpid() else { continue }
             if kill(pid, 0) != 0 && errno == ESRCH { try? FileManager.default.removeItem(atPath: root + "/" + entry) }
         }
     }

@@ -46,6 +46,8 @@ public final class DaemonService: @unchecked Sendable {
         let recovered = try store.recoverInterrupted(maxAttempts: config.maxAttempts)
         for job in recovered.requeued { logger.warning("requeued an interrupted job", metadata: ["file": "\(job.path)", "attempts": "\(job.attempts)"]) }
         for job in recovered.failed { logger.error("gave up on a job interrupted too often", metadata: ["file": "\(job.path)", "attempts": "\(job.attempts)"]) }
+        // Runs that died left hidden partial folders; no other process writes here, so they all go.
+        OutputFolder.removeStalePartials(root: config.output)
 
         sweepRetention()
         try startHTTP(store: store)
@@ -53,11 +55,12 @@ public final class DaemonService: @unchecked Sendable {
         let watcher = FolderWatcher(folders: config.watch, excluded: [config.output, config.state],
                                     quietPeriod: config.quietPeriod)
         try watcher.start { [self] file in self.enqueue(file, store: store) }
-        for file in watcher.scan() { enqueue(file, store: store) }
         rescan = { [self] in for file in watcher.scan() { self.enqueue(file, store: store) } }
         logger.info("ready", metadata: ["model": "\(config.model)", "watch": "\(config.watch.map(\.path))",
                                         "output": "\(config.output)", "workers": "\(config.workers)"])
-        notifier.ready(status: "waiting for files (\(try store.queueDepth()) queued)")
+        notifier.ready(status: "scanning the watch folders (\(try store.queueDepth()) queued)")
+        // The first scan runs after READY, off the main thread: a large archive must not hold up the start.
+        DispatchQueue.global().async { [self] in self.rescan?() }
 
         let done = DispatchGroup()
         for worker in 0..<config.workers {
@@ -76,7 +79,7 @@ public final class DaemonService: @unchecked Sendable {
         var lastPing = Date.distantPast
         while !stopping.load(ordering: .acquiring) {
             if reloadRequested.exchange(false, ordering: .acquiringAndReleasing) { reload() }
-            if let watchdog, !busy.withLock({ $0 }), Date().timeIntervalSince(lastPing) >= watchdog / 3 {
+            if let watchdog, busy.withLock({ $0 }) == 0, Date().timeIntervalSince(lastPing) >= watchdog / 3 {
                 notifier.watchdog()
                 lastPing = Date()
             }
@@ -93,7 +96,8 @@ public final class DaemonService: @unchecked Sendable {
         return 0
     }
 
-    private let busy = Mutex(false)
+    /// Workers with a file in process (each pings the watchdog itself; the main loop pings only when none is).
+    private let busy = Mutex(0)
     /// A full scan of the watch folders (at start, and again on every reload).
     private var rescan: (() -> Void)?
     let metrics = ServiceMetrics()
@@ -111,17 +115,27 @@ public final class DaemonService: @unchecked Sendable {
                 for folder in [output, state] where access(folder, W_OK) != 0 { return (false, "'\(folder)' is not writable") }
                 return (true, "")
             })
-        let app = endpoints.application(address: address)
+        let listening = DispatchSemaphore(value: 0)
+        let failure = Mutex<String?>(nil)
+        let app = endpoints.application(address: address, onListening: { listening.signal() })
         let logger = self.logger
         httpTask = Task {
             do { try await app.run() } catch {
+                failure.withLock { $0 = "\(error)" }
                 logger.error("HTTP server stopped", metadata: ["address": "\(address.host):\(address.port)", "error": "\(error)"])
+                listening.signal()
             }
+        }
+        // READY only once the endpoints answer: a port in use is a start failure, not a silent degradation.
+        guard listening.wait(timeout: .now() + 15) == .success, failure.withLock({ $0 }) == nil else {
+            throw PipelineError("cannot serve HTTP on \(config.httpAddress): \(failure.withLock { $0 } ?? "timed out")")
         }
     }
 
     func enqueue(_ file: CandidateFile, store: JobStore) {
         do {
+            // Already done as this very file: no need to read it again for a fingerprint.
+            if try store.isDone(path: file.path, size: file.size, mtime: file.mtime) { return }
             let fingerprint = try Fingerprint.of(path: file.path)
             if let job = try store.enqueue(path: file.path, size: file.size, mtime: file.mtime, fingerprint: fingerprint) {
                 logger.info("queued", metadata: ["file": "\(job.path)", "job": "\(job.id ?? -1)"])
@@ -174,8 +188,8 @@ public final class DaemonService: @unchecked Sendable {
                 notifier.status("processing \(name): frame \(frames)\(expected.map { " of \($0)" } ?? "")")
                 if watchdog != nil { notifier.watchdog() }
             }
-            busy.withLock { $0 = true }
-            defer { busy.withLock { $0 = false } }
+            busy.withLock { $0 += 1 }
+            defer { busy.withLock { $0 -= 1 } }
             logger.info("processing", metadata: ["file": "\(job.path)", "job": "\(id)", "attempt": "\(job.attempts)"])
             // The stem alone could collide (dashcams reuse FILE0001.MP4 in every folder): add the content's hash.
             let outputName = VideoProcessor.outputName(for: job.path) + "-" + job.fingerprint.suffix(8)
@@ -230,7 +244,10 @@ public final class DaemonService: @unchecked Sendable {
             if fresh.threads != config.threads { needRestart.append("threads") }
             if fresh.httpAddress != config.httpAddress { needRestart.append("http.address") }
             if fresh.logFormat != config.logFormat || fresh.logLevel != config.logLevel { needRestart.append("log") }
-            rescan?()
+            if fresh.retention != config.retention { needRestart.append("retention") }
+            if fresh.quietPeriod != config.quietPeriod { needRestart.append("quiet_period") }
+            if fresh.maxAttempts != config.maxAttempts { needRestart.append("max_attempts") }
+            DispatchQueue.global().async { [self] in self.rescan?() }
             logger.info("configuration reloaded", metadata: [
                 "applied": "process, thresholds",
                 "need_restart": "\(needRestart.isEmpty ? "none" : needRestart.joined(separator: ", "))",

@@ -33,7 +33,7 @@ struct HTTPEndpoints {
                         body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
-    func application(address: HTTPAddress) -> some ApplicationProtocol {
+    func application(address: HTTPAddress, onListening: @escaping @Sendable () -> Void) -> some ApplicationProtocol {
         let router = Router()
         router.get("healthz") { _, _ in "ok\n" }
         router.get("readyz") { [ready] _, _ -> Response in
@@ -65,6 +65,7 @@ struct HTTPEndpoints {
             Self.json((try? store.jobs(limit: 1000)) ?? [])
         }
         return Application(router: router,
-                           configuration: .init(address: .hostname(address.host, port: address.port), serverName: "snna"))
+                           configuration: .init(address: .hostname(address.host, port: address.port), serverName: "snna"),
+                           onServerRunning: { _ in onListening() })
     }
 }

@@ -41,7 +41,7 @@ public struct Job: Codable, Sendable, Equatable, FetchableRecord, MutablePersist
 
     public enum Columns {
         public static let id = Column("id"), path = Column("path"), fingerprint = Column("fingerprint")
-        public static let state = Column("state")
+        public static let state = Column("state"), size = Column("size"), mtime = Column("mtime")
     }
 }
 
@@ -154,7 +154,11 @@ public final class JobStore: Sendable {
     /// job (the file was renamed or copied) is marked `skipped` instead and the next one is taken.
     public func claimNext() throws -> Job? {
         try write { db in
-            while var j = try Job.filter(Job.Columns.state == JobState.queued).order(Job.Columns.id).fetchOne(db) {
+            // A queued job whose content is being processed right now (the same file under another name) waits:
+            // once that run is done it is skipped below, so identical content never runs twice at once.
+            let running = Set(try Job.filter(Job.Columns.state == JobState.running).fetchAll(db).map(\.fingerprint))
+            let queued = try Job.filter(Job.Columns.state == JobState.queued).order(Job.Columns.id).fetchAll(db)
+            for var j in queued where !running.contains(j.fingerprint) {
                 let now = Date()
                 if let done = try Job.filter(Job.Columns.fingerprint == j.fingerprint
                                              && Job.Columns.state == JobState.done).fetchOne(db) {
@@ -169,6 +173,14 @@ public final class JobStore: Sendable {
                 return j
             }
             return nil
+        }
+    }
+
+    /// Whether this exact file (path, size, mtime) is already done, so a rescan can skip fingerprinting it.
+    public func isDone(path: String, size: Int64, mtime: Double) throws -> Bool {
+        try read { db in
+            try Job.filter(Job.Columns.path == path && Job.Columns.size == size && Job.Columns.mtime == mtime
+                           && Job.Columns.state == JobState.done).fetchCount(db) > 0
         }
     }
 
