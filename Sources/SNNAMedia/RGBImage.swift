@@ -21,3 +21,19 @@ public struct RGBImage: Sendable, Equatable {
         self.init(width: width, height: height, pixels: [UInt8](repeating: 0, count: width * height * 3))
     }
 }
+
+extension RGBImage {
+    /// The picture mirrored left to right.
+    public func flippedHorizontally() -> RGBImage {
+        var out = self
+        for y in 0..<height {
+            for x in 0..<width {
+                let src = (y * width + (width - 1 - x)) * 3, dst = (y * width + x) * 3
+                out.pixels[dst] = pixels[src]
+                out.pixels[dst + 1] = pixels[src + 1]
+                out.pixels[dst + 2] = pixels[src + 2]
+            }
+        }
+        return out
+    }
+}

@@ -236,6 +236,16 @@ extension ViTEngine {
 
     /// y = W_head · [LN_f(cls_k)]_k + b (reference §1.5).
     func headLogits(_ slots: [HeadSlot]) -> [Float] {
+        let feature = headFeature(slots)
+        var logits = [Float](repeating: 0, count: config.numClasses)
+        feature.withUnsafeBufferPointer { f in
+            logits.withUnsafeMutableBufferPointer { linearForward(f.baseAddress!, rows: 1, model.weights.head, into: $0.baseAddress!) }
+        }
+        return logits
+    }
+
+    /// The head's input f = [LN_f(cls_k)]_k (reference §1.5).
+    func headFeature(_ slots: [HeadSlot]) -> [Float] {
         let d = config.dim
         var feature = [Float](repeating: 0, count: config.featureDim)
         feature.withUnsafeMutableBufferPointer { f in
@@ -246,11 +256,21 @@ extension ViTEngine {
                 }
             }
         }
-        var logits = [Float](repeating: 0, count: config.numClasses)
-        feature.withUnsafeBufferPointer { f in
-            logits.withUnsafeMutableBufferPointer { linearForward(f.baseAddress!, rows: 1, model.weights.head, into: $0.baseAddress!) }
+        return feature
+    }
+
+    /// The classifier's input features for a batch (the final-normed CLS tokens of the last `nLastBlocks` blocks,
+    /// concatenated): what a head is fitted on with the backbone frozen (reference §6.2).
+    public func features(_ images: [ImageTensor]) throws -> [[Float]] {
+        var results = [[Float]](repeating: [], count: images.count)
+        let cropped = try images.map { try cropToPatchMultiple($0) }
+        var groups: [String: [Int]] = [:]
+        for (i, img) in cropped.enumerated() { groups["\(img.height)x\(img.width)", default: []].append(i) }
+        for indices in groups.values.sorted(by: { $0[0] < $1[0] }) {
+            let out = runForward(indices.map { cropped[$0] }, keepTrace: false, edit: nil)
+            for (k, i) in indices.enumerated() { results[i] = headFeature(out.slots[k]) }
         }
-        return logits
+        return results
     }
 }
 

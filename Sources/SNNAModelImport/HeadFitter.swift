@@ -1,0 +1,126 @@
+import SNNAKernels
+
+/// The paper's second stage (reference §6.2): a linear multi-label head on frozen backbone features, trained with
+/// BCE-with-logits (mean over batch × classes), SGD with momentum 0.9 and no weight decay, lr = base_lr · batch/256
+/// with a cosine schedule to 0 stepped per epoch, weights initialised N(0, 0.01²) and bias 0. With `flipped` features
+/// each training sample is replaced by its horizontally flipped picture half of the time (labels already swapped by
+/// the caller: turn left ↔ turn right, project decision §9.7).
+public enum HeadFitter {
+    public struct Options: Sendable {
+        public var epochs = 100
+        public var baseLearningRate: Float = 1e-3
+        public var batch = 64
+        public var momentum: Float = 0.9
+        public var seed: UInt64 = 0
+        public init() {}
+    }
+
+    public enum AccuracyRule: String, Sendable {
+        /// Per label, active when the sigmoid probability ≥ 0.5 (logit ≥ 0): the project's rule.
+        case sigmoid
+        /// The authors' training script: active when the raw logit > 0.5.
+        case authors
+    }
+
+    public struct Result: Sendable {
+        public var weight: [Float]   // C × F
+        public var bias: [Float]     // C
+        public var lossPerEpoch: [Double]
+    }
+
+    /// Mean over samples of the fraction of labels predicted right (multi-label accuracy), in [0, 1].
+    public static func accuracy(logits: [[Float]], labels: [[Float]], rule: AccuracyRule) -> Double {
+        guard !logits.isEmpty else { return 0 }
+        var total = 0.0
+        for (z, y) in zip(logits, labels) {
+            var right = 0
+            for (zi, yi) in zip(z, y) {
+                let predicted = rule == .sigmoid ? zi >= 0 : zi > 0.5
+                if predicted == (yi >= 0.5) { right += 1 }
+            }
+            total += Double(right) / Double(z.count)
+        }
+        return total / Double(logits.count)
+    }
+
+    public static func logits(_ features: [[Float]], weight: [Float], bias: [Float]) -> [[Float]] {
+        let c = bias.count
+        return features.map { x in
+            (0..<c).map { k in
+                var s = bias[k]
+                let row = k * x.count
+                for j in x.indices { s += weight[row + j] * x[j] }
+                return s
+            }
+        }
+    }
+
+    /// Mean BCE-with-logits over samples × classes, computed stably.
+    public static func loss(logits: [[Float]], labels: [[Float]]) -> Double {
+        var total = 0.0, count = 0
+        for (z, y) in zip(logits, labels) {
+            for (zi, yi) in zip(z, y) {
+                let z = Double(zi), y = Double(yi)
+                total += max(z, 0) - z * y + log1p(exp(-abs(z)))
+                count += 1
+            }
+        }
+        return count > 0 ? total / Double(count) : 0
+    }
+
+    public static func fit(features: [[Float]], labels: [[Float]], flipped: [[Float]]? = nil,
+                           flippedLabels: [[Float]]? = nil, options: Options = Options()) -> Result {
+        precondition(!features.isEmpty && features.count == labels.count)
+        let n = features.count, f = features[0].count, c = labels[0].count
+        var rng = SeededRandom(seed: options.seed)
+        var weight = (0..<(c * f)).map { _ in 0.01 * rng.gaussian() }
+        var bias = [Float](repeating: 0, count: c)
+        var velocityW = [Float](repeating: 0, count: c * f), velocityB = [Float](repeating: 0, count: c)
+        let baseLR = options.baseLearningRate * Float(options.batch) / 256
+        var losses: [Double] = []
+        for epoch in 0..<options.epochs {
+            let lr = baseLR * Float((1 + cos(Double.pi * Double(epoch) / Double(options.epochs))) / 2)
+            var order = Array(0..<n)
+            order.shuffle(using: &rng)
+            var epochLoss = 0.0
+            for start in stride(from: 0, to: n, by: options.batch) {
+                let idx = order[start..<min(n, start + options.batch)]
+                var xs: [[Float]] = [], ys: [[Float]] = []
+                for i in idx {
+                    if let flipped, let flippedLabels, rng.next() & 1 == 1 {
+                        xs.append(flipped[i]); ys.append(flippedLabels[i])
+                    } else {
+                        xs.append(features[i]); ys.append(labels[i])
+                    }
+                }
+                let z = logits(xs, weight: weight, bias: bias)
+                epochLoss += loss(logits: z, labels: ys) * Double(xs.count)
+                // dL/dz = (σ(z) − y) / (B·C).
+                let scale = 1 / Float(xs.count * c)
+                var gradW = [Float](repeating: 0, count: c * f), gradB = [Float](repeating: 0, count: c)
+                for (x, (zr, yr)) in zip(xs, zip(z, ys)) {
+                    for k in 0..<c {
+                        let g = (1 / (1 + Float(exp(Double(-zr[k])))) - yr[k]) * scale
+                        gradB[k] += g
+                        let row = k * f
+                        for j in 0..<f { gradW[row + j] += g * x[j] }
+                    }
+                }
+                for i in weight.indices {
+                    velocityW[i] = options.momentum * velocityW[i] + gradW[i]
+                    weight[i] -= lr * velocityW[i]
+                }
+                for k in 0..<c {
+                    velocityB[k] = options.momentum * velocityB[k] + gradB[k]
+                    bias[k] -= lr * velocityB[k]
+                }
+            }
+            losses.append(epochLoss / Double(n))
+        }
+        return Result(weight: weight, bias: bias, lossPerEpoch: losses)
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -1,0 +1,54 @@
+import Foundation
+import Testing
+import SNNAKernels
+@testable import SNNAModelImport
+
+@Suite struct HeadFitterTests {
+    @Test func accuracyRulesOnHandMadeValues() {
+        let logits: [[Float]] = [[0.2, -1, 0.7, 3], [0.6, 0.4, -0.1, 0]]
+        let labels: [[Float]] = [[1, 0, 1, 1], [1, 1, 0, 0]]
+        // sigmoid rule (logit ≥ 0): sample 1 all right (4/4); sample 2: 1, 1, 0, 0 predicted 1,1,0,1 → 3/4.
+        #expect(HeadFitter.accuracy(logits: logits, labels: labels, rule: .sigmoid) == (1 + 0.75) / 2)
+        // authors' rule (logit > 0.5): sample 1 → 0,0,1,1 vs 1,0,1,1 → 3/4; sample 2 → 1,0,0,0 vs 1,1,0,0 → 3/4.
+        #expect(HeadFitter.accuracy(logits: logits, labels: labels, rule: .authors) == 0.75)
+    }
+
+    @Test func lossIsTheMeanBinaryCrossEntropyWithLogits() {
+        let z: [[Float]] = [[2, -1]], y: [[Float]] = [[1, 0]]
+        let expected = (log(1 + exp(-2.0)) + log(1 + exp(-1.0))) / 2
+        #expect(abs(HeadFitter.loss(logits: z, labels: y) - expected) < 1e-9)
+        // Stable for large logits.
+        #expect(HeadFitter.loss(logits: [[200]], labels: [[0]]) > 199)
+    }
+
+    /// A learnable multi-label task: label k is on when feature k is positive. SGD with momentum and the cosine
+    /// schedule must drive the loss down and fit it; the flipped copies (features negated, labels swapped) are
+    /// consistent with the same rule, so using them must not hurt.
+    @Test(arguments: [false, true])
+    func fitsALinearlySeparableTask(_ useFlips: Bool) {
+        var rng = SeededRandom(seed: 3)
+        let n = 200, f = 6, c = 3
+        var features: [[Float]] = [], labels: [[Float]] = []
+        for _ in 0..<n {
+            let x = (0..<f).map { _ in rng.gaussian() }
+            features.append(x)
+            labels.append((0..<c).map { x[$0] > 0 ? 1 : 0 })
+        }
+        // "Flipped" samples: features 1 and 2 exchanged, and so are labels 1 and 2.
+        let flipped = features.map { x -> [Float] in var y = x; y.swapAt(1, 2); return y }
+        let flippedLabels = labels.map { l -> [Float] in var m = l; m.swapAt(1, 2); return m }
+        var options = HeadFitter.Options()
+        options.epochs = 60
+        options.baseLearningRate = 40
+        options.batch = 32
+        let result = HeadFitter.fit(features: features, labels: labels, flipped: useFlips ? flipped : nil,
+                                    flippedLabels: useFlips ? flippedLabels : nil, options: options)
+        #expect(result.lossPerEpoch.last! < 0.5 * result.lossPerEpoch.first!, "\(result.lossPerEpoch)")
+        let z = HeadFitter.logits(features, weight: result.weight, bias: result.bias)
+        #expect(HeadFitter.accuracy(logits: z, labels: labels, rule: .sigmoid) > 0.95)
+        // Same seed, same result.
+        let again = HeadFitter.fit(features: features, labels: labels, flipped: useFlips ? flipped : nil,
+                                   flippedLabels: useFlips ? flippedLabels : nil, options: options)
+        #expect(again.weight == result.weight)
+    }
+}
