@@ -53,3 +53,22 @@ extension FFmpegSupport {
         }
     }
 }
+
+extension FFmpegSupport {
+    /// sws_scale of a decoded frame into one packed RGB24 plane of `stride` bytes per row (the AVFrame plane
+    /// tuples rebound for Swift, build-notes §3).
+    static func scale(_ sws: OpaquePointer, frame: UnsafeMutablePointer<AVFrame>, rows: Int32,
+                      into dst: UnsafeMutablePointer<UInt8>, stride: Int) -> Int32 {
+        var dstPlanes: [UnsafeMutablePointer<UInt8>?] = [dst, nil, nil, nil]
+        var dstStrides: [Int32] = [Int32(stride), 0, 0, 0]
+        return withUnsafePointer(to: &frame.pointee.data) { dataTuple in
+            dataTuple.withMemoryRebound(to: UnsafePointer<UInt8>?.self, capacity: 8) { srcPlanes in
+                withUnsafePointer(to: &frame.pointee.linesize) { lineTuple in
+                    lineTuple.withMemoryRebound(to: Int32.self, capacity: 8) { srcStrides in
+                        sws_scale(sws, srcPlanes, srcStrides, 0, rows, &dstPlanes, &dstStrides)
+                    }
+                }
+            }
+        }
+    }
+}

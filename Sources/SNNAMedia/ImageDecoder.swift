@@ -114,18 +114,8 @@ public enum ImageDecoder {
         // An aligned stride lets swscale use its SIMD paths; rows are compacted afterwards.
         let stride = (width * 3 + 63) & ~63
         var scratch = [UInt8](repeating: 0, count: stride * height + 64)
-        let scaled = scratch.withUnsafeMutableBufferPointer { dst -> Int32 in
-            var dstPlanes: [UnsafeMutablePointer<UInt8>?] = [dst.baseAddress, nil, nil, nil]
-            var dstStrides: [Int32] = [Int32(stride), 0, 0, 0]
-            return withUnsafePointer(to: &frame.pointee.data) { dataTuple in
-                dataTuple.withMemoryRebound(to: UnsafePointer<UInt8>?.self, capacity: 8) { srcPlanes in
-                    withUnsafePointer(to: &frame.pointee.linesize) { lineTuple in
-                        lineTuple.withMemoryRebound(to: Int32.self, capacity: 8) { srcStrides in
-                            sws_scale(sws, srcPlanes, srcStrides, 0, Int32(height), &dstPlanes, &dstStrides)
-                        }
-                    }
-                }
-            }
+        let scaled = scratch.withUnsafeMutableBufferPointer { dst in
+            FFmpegSupport.scale(sws, frame: frame, rows: Int32(height), into: dst.baseAddress!, stride: stride)
         }
         guard scaled == Int32(height) else { throw notDecodable(path, "pixel conversion to RGB failed") }
 

@@ -347,18 +347,9 @@ final class RGBConverter {
             key = wanted
             if fullRange { RGBConverter.applyFullRange(sws, format: sourceFormat) }
         }
-        let scaled = scratch.withUnsafeMutableBufferPointer { dst -> Int32 in
-            var dstPlanes: [UnsafeMutablePointer<UInt8>?] = [dst.baseAddress, nil, nil, nil]
-            var dstStrides: [Int32] = [Int32(stride), 0, 0, 0]
-            return withUnsafePointer(to: &frame.pointee.data) { dataTuple in
-                dataTuple.withMemoryRebound(to: UnsafePointer<UInt8>?.self, capacity: 8) { srcPlanes in
-                    withUnsafePointer(to: &frame.pointee.linesize) { lineTuple in
-                        lineTuple.withMemoryRebound(to: Int32.self, capacity: 8) { srcStrides in
-                            sws_scale(sws, srcPlanes, srcStrides, 0, frame.pointee.height, &dstPlanes, &dstStrides)
-                        }
-                    }
-                }
-            }
+        guard let context = sws else { throw MediaError("'\(path)': no pixel converter") }
+        let scaled = scratch.withUnsafeMutableBufferPointer { dst in
+            FFmpegSupport.scale(context, frame: frame, rows: frame.pointee.height, into: dst.baseAddress!, stride: stride)
         }
         guard scaled == Int32(height) else { throw MediaError("'\(path)': pixel conversion to RGB failed") }
         return rotated()

@@ -30,7 +30,7 @@ struct ThroughputFigure: Encodable {
     let rss_after_last_batch_bytes: Int?
 }
 
-struct BenchReport: Encodable {
+struct BenchReport: JSONReport {
     let cpu: String
     let cores: Int
     let threads: Int
@@ -41,14 +41,6 @@ struct BenchReport: Encodable {
     let sgemm_shapes: [SGEMMShape]
     let phases: [BenchPhase]
     let throughput: [ThroughputFigure]
-
-    func encoded() throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-        var data = try encoder.encode(self)
-        data.append(0x0A)
-        return data
-    }
 }
 
 /// Runs the benchmark phases on one engine and prints a table as it goes.
@@ -193,5 +185,18 @@ struct BenchRunner {
         return BenchReport(cpu: cpuModelName(), cores: ProcessInfo.processInfo.activeProcessorCount, threads: threads,
                            date: date, model: modelSummary, input_size: [height, width], sgemm_gflops: limit,
                            sgemm_shapes: shapes, phases: phases, throughput: throughput)
+    }
+}
+
+/// A report written as one pretty-printed JSON object with a trailing newline (`--json`).
+protocol JSONReport: Encodable {}
+
+extension JSONReport {
+    func encoded() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        var data = try encoder.encode(self)
+        data.append(0x0A)
+        return data
     }
 }

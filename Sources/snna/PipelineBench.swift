@@ -11,7 +11,7 @@ struct PipelineBench {
     let threads: Int
     let log: (String) -> Void
 
-    struct Report: Encodable {
+    struct Report: JSONReport {
         let cpu: String
         let threads: Int
         let date: String
@@ -22,14 +22,6 @@ struct PipelineBench {
         let speed: RunSummary.Speed
         /// decode + prepare + overlay + encode as a fraction of the wall time (the target is under 10 %).
         let media_share: Double
-
-        func encoded() throws -> Data {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-            var data = try encoder.encode(self)
-            data.append(0x0A)
-            return data
-        }
     }
 
     func run() throws -> Report {
