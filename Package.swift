@@ -41,6 +41,9 @@ let package = Package(
         .target(name: "SNNAMedia", dependencies: ["CFFmpeg", "CPNG"], swiftSettings: swift6),
         .target(name: "SNNAModelImport", dependencies: ["SNNAModel", "SNNAKernels"], swiftSettings: swift6),
         .target(name: "CSNNASystem"),
+        .target(name: "SNNASamples", dependencies: ["SNNAMedia"], swiftSettings: swift6),
+        .target(name: "SNNAEvaluation", dependencies: ["SNNAAttribution", "SNNAModel", "SNNAKernels", "SNNAMedia"],
+                swiftSettings: swift6),
         .target(name: "SNNAPipeline", dependencies: ["SNNAAttribution", "SNNAModel", "SNNAKernels", "SNNAMedia", "CSNNASystem"],
                 swiftSettings: swift6),
         .target(name: "SNNAService", dependencies: ["SNNAPipeline", "SNNAAttribution", "SNNAModel", "SNNAMedia", "CSystemd",
@@ -53,7 +56,7 @@ let package = Package(
                 swiftSettings: swift6),
         .executableTarget(name: "snna", dependencies: [
             "SNNAService",
-            "SNNAPipeline", "SNNAModelImport", "SNNAAttribution", "SNNAModel", "SNNAKernels", "SNNAMedia",
+            "SNNAPipeline", "SNNAModelImport", "SNNASamples", "SNNAEvaluation", "SNNAAttribution", "SNNAModel", "SNNAKernels", "SNNAMedia",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: swift6),
 
@@ -66,6 +69,9 @@ let package = Package(
         .testTarget(name: "SNNAModelImportTests", dependencies: ["SNNAModelImport", "SNNAModel", "SNNAKernels"],
                     exclude: ["Corpus"], swiftSettings: swift6),
         .testTarget(name: "SNNAServiceTests", dependencies: ["SNNAService", "SNNAPipeline"], swiftSettings: swift6),
+        .testTarget(name: "SNNASamplesTests", dependencies: ["SNNASamples", "SNNAMedia"], swiftSettings: swift6),
+        .testTarget(name: "SNNAEvaluationTests", dependencies: ["SNNAEvaluation", "SNNAAttribution", "SNNAModel", "SNNAKernels"],
+                    swiftSettings: swift6),
         .testTarget(name: "SNNAPipelineTests", dependencies: ["SNNAPipeline", "SNNAModel", "SNNAMedia", "SNNAKernels"],
                     swiftSettings: swift6),
     ]

@@ -14,16 +14,23 @@ public enum PILResize {
         var maxTaps: Int
     }
 
-    /// Resizes with Pillow's BICUBIC filter; identical sizes return the image unchanged, as Pillow copies.
-    public static func resize(_ image: RGBImage, width: Int, height: Int) -> RGBImage {
+    /// Pillow's resampling filters used here: BICUBIC (the model's preprocessing) and BILINEAR (what the authors'
+    /// token- and attention-mask evaluation scripts resize with, reproduced by `snna eval --protocol reference-quirks`).
+    public enum Filter: Sendable {
+        case bicubic, bilinear
+        var support: Double { self == .bicubic ? 2 : 1 }
+    }
+
+    /// Resizes with a Pillow filter (BICUBIC unless told); identical sizes return the image unchanged, as Pillow copies.
+    public static func resize(_ image: RGBImage, width: Int, height: Int, filter: Filter = .bicubic) -> RGBImage {
         precondition(width > 0 && height > 0, "resize target \(width)x\(height) must be positive")
         precondition(image.width > 0 && image.height > 0, "cannot resize an empty image")
         let needHorizontal = width != image.width
         let needVertical = height != image.height
         if !needHorizontal && !needVertical { return image }
 
-        let horizontal = fixedPointTaps(inSize: image.width, outSize: width)
-        let vertical = fixedPointTaps(inSize: image.height, outSize: height)
+        let horizontal = fixedPointTaps(inSize: image.width, outSize: width, filter: filter)
+        let vertical = fixedPointTaps(inSize: image.height, outSize: height, filter: filter)
 
         guard needHorizontal else { return verticalPass(image, taps: vertical, outHeight: height, rowOffset: 0) }
 
@@ -36,11 +43,11 @@ public enum PILResize {
     }
 
     /// Normalized float weights per output sample, before fixed-point conversion (exposed for tests).
-    public static func coefficients(inSize: Int, outSize: Int) -> [(start: Int, weights: [Double])] {
+    public static func coefficients(inSize: Int, outSize: Int, filter: Filter = .bicubic) -> [(start: Int, weights: [Double])] {
         precondition(inSize > 0 && outSize > 0, "coefficient sizes must be positive")
         let scale = Double(inSize) / Double(outSize)
         let filterScale = max(scale, 1.0)
-        let support = 2.0 * filterScale
+        let support = filter.support * filterScale
         // Pillow multiplies by the reciprocal rather than dividing; kept so weights match to the last bit.
         let inverseFilterScale = 1.0 / filterScale
         var result: [(start: Int, weights: [Double])] = []
@@ -54,7 +61,8 @@ public enum PILResize {
             weights.reserveCapacity(max(xmax - xmin, 0))
             var sum = 0.0
             for x in xmin..<max(xmax, xmin) {
-                let w = bicubic((Double(x) - center + 0.5) * inverseFilterScale)
+                let t = (Double(x) - center + 0.5) * inverseFilterScale
+                let w = filter == .bicubic ? bicubic(t) : triangle(t)
                 weights.append(w)
                 sum += w
             }
@@ -88,8 +96,14 @@ public enum PILResize {
         return 0.0
     }
 
-    static func fixedPointTaps(inSize: Int, outSize: Int) -> Taps {
-        let float = coefficients(inSize: inSize, outSize: outSize)
+    /// Pillow's BILINEAR kernel.
+    private static func triangle(_ value: Double) -> Double {
+        let x = abs(value)
+        return x < 1.0 ? 1.0 - x : 0.0
+    }
+
+    static func fixedPointTaps(inSize: Int, outSize: Int, filter: Filter = .bicubic) -> Taps {
+        let float = coefficients(inSize: inSize, outSize: outSize, filter: filter)
         let maxTaps = float.map(\.weights.count).max() ?? 0
         var taps = Taps(start: float.map(\.start), count: float.map(\.weights.count),
                         weights: [Int32](repeating: 0, count: outSize * maxTaps), maxTaps: maxTaps)

@@ -89,5 +89,28 @@ public final class ForwardTrace {
 /// Attention is computed in tiles of query rows, on several threads at once: each call receives layer (0-based),
 /// head, the tile's first query row, a pointer to its rows × N block, its row count (1 for the CLS-only last
 /// block) and N. Calls for different tiles may run concurrently.
+/// An attention edit that also receives the image's index in the batch.
+typealias BatchAttentionEdit = (_ image: Int, _ layer: Int, _ head: Int, _ firstRow: Int,
+                                _ attention: UnsafeMutablePointer<Float>, _ rows: Int, _ tokens: Int) -> Void
+
 public typealias AttentionEdit = (_ layer: Int, _ head: Int, _ firstRow: Int, _ attention: UnsafeMutablePointer<Float>,
                                   _ rows: Int, _ tokens: Int) -> Void
+
+/// What an evaluation forward changes for one image (reference §5.2–5.3).
+public struct ForwardPerturbation: Sendable, Equatable {
+    /// Patch indices (0..<rows·cols, row-major, no CLS offset) whose patch embedding — after the projection and its
+    /// bias — is set to 0 before the positional embedding is added (the token mask).
+    public var zeroedPatches: [Int]
+    /// Token indices (0 = CLS, patches from 1) whose rows and columns of the post-softmax attention of
+    /// `attentionMaskLayer` are set to 0 in every head, without renormalising (the attention mask).
+    public var attentionMaskedTokens: [Int]
+    public var attentionMaskLayer: Int
+
+    public init(zeroedPatches: [Int] = [], attentionMaskedTokens: [Int] = [], attentionMaskLayer: Int = 0) {
+        self.zeroedPatches = zeroedPatches
+        self.attentionMaskedTokens = attentionMaskedTokens
+        self.attentionMaskLayer = attentionMaskLayer
+    }
+
+    public static let none = ForwardPerturbation()
+}

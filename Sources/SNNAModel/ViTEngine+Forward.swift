@@ -63,12 +63,20 @@ struct ForwardOutput {
 extension ViTEngine {
     /// The forward pass of reference §1 for images of one (cropped) size. The last block runs for CLS only (§7.3 S3).
     func runForward(_ images: [ImageTensor], keepTrace: Bool, edit: AttentionEdit?, keepLast: Bool = false) -> ForwardOutput {
+        runForward(images, keepTrace: keepTrace, batchEdit: edit.map { e in { _, l, h, r, a, rows, n in e(l, h, r, a, rows, n) } },
+                   zeroedPatches: nil, keepLast: keepLast)
+    }
+
+    /// `batchEdit` also receives the image's index in the batch; `zeroedPatches[b]` lists the patches of image b
+    /// whose embedding is zeroed before the positional embedding is added (the token-mask evaluation, §5.2).
+    func runForward(_ images: [ImageTensor], keepTrace: Bool, batchEdit edit: BatchAttentionEdit?,
+                    zeroedPatches: [[Int]]?, keepLast: Bool = false) -> ForwardOutput {
         let c = config
         let batch = images.count
         let (rows, cols) = grid(height: images[0].height, width: images[0].width)
         let n = 1 + rows * cols, d = c.dim, m = c.mlpDim
         let bn = batch * n
-        let z = embed(images, rows: rows, cols: cols)
+        let z = embed(images, rows: rows, cols: cols, zeroedPatches: zeroedPatches)
 
         var saved: [BlockActivations] = []
         var slots = [[HeadSlot]](repeating: [], count: batch)
@@ -88,7 +96,7 @@ extension ViTEngine {
         for b in 0..<batch {
             let state = LastBlockState(tokens: n, dim: d, heads: c.numHeads, mlp: m)
             state.x.pointer.update(from: z.at(b * n * d), count: n * d)
-            let out0 = lastBlockForward(state, tokens: n, edit: edit)
+            let out0 = lastBlockForward(state, tokens: n, edit: edit.map { e in { l, h, r, a, rows, n in e(b, l, h, r, a, rows, n) } })
             slots[b].append(headSlot(out0))
             logits.append(headLogits(slots[b]))
             if keepTrace || keepLast { lastStates.append(state) }
@@ -97,7 +105,7 @@ extension ViTEngine {
     }
 
     /// Patch embedding as a GEMM over flattened patches, plus CLS and interpolated positions (reference §1.1–1.3).
-    func embed(_ images: [ImageTensor], rows: Int, cols: Int) -> FloatBuffer {
+    func embed(_ images: [ImageTensor], rows: Int, cols: Int, zeroedPatches: [[Int]]? = nil) -> FloatBuffer {
         let c = config
         let p = c.patchSize, d = c.dim, k = 3 * p * p
         let n = 1 + rows * cols
@@ -120,6 +128,7 @@ extension ViTEngine {
             }
             let zb = z.at(b * n * d)
             linearForward(patches.pointer, rows: rows * cols, model.weights.patchEmbed, into: zb + d)
+            for patch in zeroedPatches?[b] ?? [] { (zb + (1 + patch) * d).update(repeating: 0, count: d) }
             for j in 0..<d { zb[j] = model.weights.clsToken[j] }
             pos.data.withUnsafeBufferPointer { Kernels.axpy(zb, $0.baseAddress!, scale: 1, count: n * d) }
         }
@@ -128,7 +137,7 @@ extension ViTEngine {
 
     /// One full pre-norm block, in place on z (B·N × D). Saves its activations into `act`.
     func fullBlockForward(layer l: Int, z: FloatBuffer, batch: Int, tokens n: Int, act: BlockActivations,
-                          work: BlockScratch, edit: AttentionEdit?) {
+                          work: BlockScratch, edit: BatchAttentionEdit?) {
         let c = config, w = model.weights.blocks[l]
         let d = c.dim, dh = c.headDim, bn = batch * n
         act.x.pointer.update(from: z.pointer, count: bn * d)
@@ -147,7 +156,7 @@ extension ViTEngine {
             let out = work.heads.at((b * n + row0) * d + h * dh)
             if let edit {
                 attentionRows(qkv: qkv, head: h, firstRow: row0, rows: rows, tokens: n, into: s.pointer, scale: scale)
-                edit(l, h, row0, s.pointer, rows, n)
+                edit(b, l, h, row0, s.pointer, rows, n)
                 BLAS.gemm(m: rows, n: dh, k: n, a: s.pointer, lda: n, b: qkv + 2 * d + h * dh, ldb: 3 * d, c: out, ldc: d)
             } else {
                 // O_h = softmax(S)·V_h = (E·V_h)/rowsum(E): divide the dh-wide product, not the N-wide E.

@@ -113,6 +113,51 @@ public final class ViTEngine: @unchecked Sendable {
         return results
     }
 
+    /// Raw logits for a batch of images, each under its own perturbation (the token- and attention-mask
+    /// evaluations, reference §5.2–5.3). Images of one size share every GEMM.
+    public func predict(_ images: [ImageTensor], perturbations: [ForwardPerturbation]) throws -> [[Float]] {
+        precondition(images.count == perturbations.count, "one perturbation per image")
+        var results = [[Float]](repeating: [], count: images.count)
+        let cropped = try images.map { try cropToPatchMultiple($0) }
+        for (img, perturbation) in zip(cropped, perturbations) {
+            let (rows, cols) = grid(height: img.height, width: img.width)
+            if let bad = perturbation.zeroedPatches.first(where: { !(0..<(rows * cols)).contains($0) }) {
+                throw EngineError("patch \(bad) is outside the \(rows)×\(cols) grid")
+            }
+            if let bad = perturbation.attentionMaskedTokens.first(where: { !(0...(rows * cols)).contains($0) }) {
+                throw EngineError("token \(bad) is outside the \(1 + rows * cols) tokens")
+            }
+            guard (0..<config.depth).contains(perturbation.attentionMaskLayer) else {
+                throw EngineError("attention-mask layer \(perturbation.attentionMaskLayer) is outside 0..<\(config.depth)")
+            }
+        }
+        var groups: [String: [Int]] = [:]
+        for (i, img) in cropped.enumerated() { groups["\(img.height)x\(img.width)", default: []].append(i) }
+        for indices in groups.values.sorted(by: { $0[0] < $1[0] }) {
+            let group = indices.map { perturbations[$0] }
+            let n = 1 + cropped[indices[0]].height / config.patchSize * (cropped[indices[0]].width / config.patchSize)
+            // Per image, a 0/1 keep-flag per token for the attention mask (nil: no attention edit for that image).
+            let keep: [[Float]?] = group.map { p in
+                guard !p.attentionMaskedTokens.isEmpty else { return nil }
+                var k = [Float](repeating: 1, count: n)
+                for t in p.attentionMaskedTokens { k[t] = 0 }
+                return k
+            }
+            let edit: BatchAttentionEdit? = keep.allSatisfy({ $0 == nil }) ? nil : { b, l, _, row0, a, rows, n in
+                guard let k = keep[b], l == group[b].attentionMaskLayer else { return }
+                for r in 0..<rows {
+                    let row = a + r * n
+                    if k[row0 + r] == 0 { row.update(repeating: 0, count: n); continue }
+                    for j in 0..<n { row[j] *= k[j] }
+                }
+            }
+            let out = runForward(indices.map { cropped[$0] }, keepTrace: false, batchEdit: edit,
+                                 zeroedPatches: group.map(\.zeroedPatches))
+            for (k, i) in indices.enumerated() { results[i] = out.logits[k] }
+        }
+        return results
+    }
+
     /// A forward that keeps what the backward needs (one image). It takes no attention edit: the backward
     /// recomputes attention from Q and K, so an edit would not be seen there.
     public func trace(_ image: ImageTensor) throws -> ForwardTrace {

@@ -11,6 +11,9 @@ public enum HeadFitter {
         public var baseLearningRate: Float = 1e-3
         public var batch = 64
         public var momentum: Float = 0.9
+        /// L2 weight decay as PyTorch's SGD applies it (added to the weight gradient, not to the bias); the paper
+        /// uses none, which is the default.
+        public var weightDecay: Float = 0
         public var seed: UInt64 = 0
         public init() {}
     }
@@ -41,6 +44,16 @@ public enum HeadFitter {
             total += Double(right) / Double(z.count)
         }
         return total / Double(logits.count)
+    }
+
+    /// Per label, the fraction of samples whose label is predicted right.
+    public static func labelAccuracy(logits: [[Float]], labels: [[Float]], rule: AccuracyRule) -> [Double] {
+        guard let c = logits.first?.count else { return [] }
+        var right = [Int](repeating: 0, count: c)
+        for (z, y) in zip(logits, labels) {
+            for k in 0..<c where (rule == .sigmoid ? z[k] >= 0 : z[k] > 0.5) == (y[k] >= 0.5) { right[k] += 1 }
+        }
+        return right.map { Double($0) / Double(logits.count) }
     }
 
     public static func logits(_ features: [[Float]], weight: [Float], bias: [Float]) -> [[Float]] {
@@ -107,7 +120,7 @@ public enum HeadFitter {
                     }
                 }
                 for i in weight.indices {
-                    velocityW[i] = options.momentum * velocityW[i] + gradW[i]
+                    velocityW[i] = options.momentum * velocityW[i] + gradW[i] + options.weightDecay * weight[i]
                     weight[i] -= lr * velocityW[i]
                 }
                 for k in 0..<c {

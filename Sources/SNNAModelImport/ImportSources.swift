@@ -9,6 +9,9 @@ public struct BackboneSource: Sendable {
     public var head: [NamedTensor]
     /// What was dropped, fused or chosen, for the provenance.
     public var notes: [String]
+    /// The settings of an snna-vit/1 file (input size, normalization, labels, …): the defaults when it is
+    /// re-imported, so swapping a head keeps them.
+    public var config: ViTConfig?
 }
 
 /// Reads backbones and heads for `snna model import`.
@@ -18,6 +21,7 @@ public enum ImportSources {
         var tensors: [NamedTensor]
         var notes: [String] = []
         var head: [NamedTensor] = []
+        var config: ViTConfig?
         switch kind {
         case .safetensors:
             let file = try SafeTensorsFile(path: path)
@@ -26,6 +30,7 @@ public enum ImportSources {
                 head = tensors.filter { $0.name == "head.weight" || $0.name == "head.bias" }
                 tensors.removeAll { $0.name == "head.weight" || $0.name == "head.bias" }
                 notes.append("snna-vit/1 file")
+                config = try ModelFile.load(path: path).config
             }
         case .torch:
             let read = try TorchSource.backbone(path)
@@ -37,7 +42,8 @@ public enum ImportSources {
             notes += read.notes
         }
         let converted = try BackboneNaming.toDINO(tensors)
-        return BackboneSource(kind: kind, backbone: converted.tensors, head: head, notes: notes + converted.notes)
+        return BackboneSource(kind: kind, backbone: converted.tensors, head: head, notes: notes + converted.notes,
+                              config: config)
     }
 
     /// A trained head: the authors' classifier checkpoint (`state_dict` → `module.linear.weight|bias`), or any

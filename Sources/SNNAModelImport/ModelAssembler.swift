@@ -4,6 +4,14 @@ import SNNAModel
 
 /// Where the multi-label head comes from.
 public enum HeadSource: Sendable {
+    /// How many classes the head has.
+    public var classes: Int {
+        switch self {
+        case .trained(let w, _, _): return w.shape.first ?? 0
+        case .random(let c, _), .zero(let c): return c
+        }
+    }
+
     /// A trained head: weight [C, n_last·D] and bias [C].
     case trained(weight: NamedTensor, bias: NamedTensor, origin: String)
     /// N(0, 0.01²) weights and zero bias, as the authors initialise it (reference §6.2), for fitting later.

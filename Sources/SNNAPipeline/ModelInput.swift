@@ -13,7 +13,10 @@ public struct ModelInput: Sendable {
     public let coveredHeight: Int
 
     /// - Parameter shortSide: the short side to resize to (default: the model's `input_short_side`).
-    public init(_ image: RGBImage, engine: ViTEngine, shortSide: Int? = nil, name: String) throws {
+    /// - Parameter filter: Pillow's resampling filter (bicubic, as the model's preprocessing; bilinear only to
+    ///   reproduce the authors' token- and attention-mask evaluation scripts).
+    public init(_ image: RGBImage, engine: ViTEngine, shortSide: Int? = nil, filter: PILResize.Filter = .bicubic,
+                name: String) throws {
         let config = engine.config
         let p = config.patchSize
         let side = shortSide ?? config.inputShortSide
@@ -25,7 +28,7 @@ public struct ModelInput: Sendable {
         }
         var resized = image
         if size.width != image.width || size.height != image.height {
-            resized = PILResize.resize(image, width: size.width, height: size.height)
+            resized = PILResize.resize(image, width: size.width, height: size.height, filter: filter)
         }
         let h = resized.height - resized.height % p, w = resized.width - resized.width % p
         var cropped = RGBImage(width: w, height: h)

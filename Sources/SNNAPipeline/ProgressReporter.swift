@@ -5,21 +5,26 @@ import Glibc
 
 /// Progress on stderr: a redrawn bar when stderr is a terminal, a plain line every few seconds otherwise
 /// (journals, pipes), nothing when quiet.
-final class ProgressReporter {
-    enum Mode { case bar, lines, quiet }
-    let mode: Mode
+public final class ProgressReporter {
+    public enum Mode: Sendable { case bar, lines, quiet }
+    public let mode: Mode
     let name: String
     let expectedFrames: Int?
+    /// What is counted ("frames", "samples").
+    let unit: String
     private let start = Date()
     private var lastReport = Date.distantPast
 
-    init(name: String, expectedFrames: Int?, quiet: Bool) {
+    public init(name: String, expectedFrames: Int?, quiet: Bool, unit: String = "frames") {
         self.name = name
+        self.unit = unit
         self.expectedFrames = expectedFrames
         mode = quiet ? .quiet : (isatty(2) != 0 ? .bar : .lines)
     }
 
-    func update(frames: Int, force: Bool = false) {
+    private var rate: String { unit == "frames" ? "fps" : "\(unit)/s" }
+
+    public func update(frames: Int, force: Bool = false) {
         guard mode != .quiet else { return }
         let now = Date()
         let interval = mode == .bar ? 0.2 : 10
@@ -34,23 +39,23 @@ final class ProgressReporter {
             if mode == .bar {
                 let width = 24, filled = Int(fraction * Double(width))
                 text = "\r\(name) [" + String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled)
-                    + "] \(frames)/\(total) frames  \(String(format: "%.2f", fps)) fps  ETA \(clock(eta))   "
+                    + "] \(frames)/\(total) \(unit)  \(String(format: "%.2f", fps)) \(rate)  ETA \(clock(eta))   "
             } else {
-                text = "\(name): \(frames)/\(total) frames, \(String(format: "%.2f", fps)) fps, ETA \(clock(eta))\n"
+                text = "\(name): \(frames)/\(total) \(unit), \(String(format: "%.2f", fps)) \(rate), ETA \(clock(eta))\n"
             }
         } else {
-            text = (mode == .bar ? "\r" : "") + "\(name): \(frames) frames, \(String(format: "%.2f", fps)) fps"
+            text = (mode == .bar ? "\r" : "") + "\(name): \(frames) \(unit), \(String(format: "%.2f", fps)) \(rate)"
                 + (mode == .bar ? "   " : "\n")
         }
         FileHandle.standardError.write(Data(text.utf8))
     }
 
     /// Ends a redrawn bar line so an error message starts on a line of its own.
-    func interrupt() {
+    public func interrupt() {
         if mode == .bar { FileHandle.standardError.write(Data("\n".utf8)) }
     }
 
-    func finish(frames: Int) {
+    public func finish(frames: Int) {
         update(frames: frames, force: true)
         if mode == .bar { FileHandle.standardError.write(Data("\n".utf8)) }
     }

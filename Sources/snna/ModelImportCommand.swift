@@ -23,7 +23,8 @@ extension ModelCommand {
         @Option(help: "Classes for --head random|zero.") var classes: Int?
         @Option(help: "Comma-separated class labels (default: the BDD-OIA actions for 4 classes).") var labels: String?
         @Option(help: "Attention heads (default: width/64).") var heads: Int?
-        @Option(help: "Short side images are resized to.") var inputShortSide: Int = 360
+        @Option(help: "Short side images are resized to (default 360, or the --backbone file's own for an snna-vit/1 file).")
+        var inputShortSide: Int?
         @Option(help: "Normalization mean, three comma-separated numbers (default ImageNet).") var mean: String?
         @Option(help: "Normalization std, three comma-separated numbers (default ImageNet).") var std: String?
         @Option(help: "dino or size (default: size for LayerScale/DINOv2 and ONNX backbones, dino otherwise).")
@@ -37,7 +38,6 @@ extension ModelCommand {
             try reportingErrors {
                 var options = ImportOptions()
                 options.heads = heads
-                options.inputShortSide = inputShortSide
                 options.nLastBlocks = nLastBlocks
                 options.name = name
                 if let labels { options.labels = labels.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
@@ -49,10 +49,20 @@ extension ModelCommand {
                     }
                     options.positionalInterpolation = mode
                 }
-                guard (1...ModelFile.maxInputShortSide).contains(inputShortSide) else {
+                if let inputShortSide, !(1...ModelFile.maxInputShortSide).contains(inputShortSide) {
                     throw CLIError("--input-short-side must be in 1…\(ModelFile.maxInputShortSide)")
                 }
                 let source = try ImportSources.backbone(backbone)
+                options.inputShortSide = inputShortSide ?? source.config?.inputShortSide ?? 360
+                if let c = source.config {
+                    // Re-importing an snna-vit/1 file: what is not given stays as the file has it.
+                    options.heads = options.heads ?? c.numHeads
+                    options.nLastBlocks = options.nLastBlocks ?? c.nLastBlocks
+                    options.name = options.name ?? c.name
+                    if mean == nil { options.mean = c.mean }
+                    if std == nil { options.std = c.std }
+                    options.positionalInterpolation = options.positionalInterpolation ?? c.positionalInterpolation
+                }
                 if source.kind == .onnx && options.positionalInterpolation == nil { options.positionalInterpolation = .size }
                 let headSource: HeadSource
                 switch head {
@@ -71,6 +81,7 @@ extension ModelCommand {
                     }
                     headSource = .trained(weight: w, bias: b, origin: "'\(backbone)'")
                 }
+                if options.labels == nil, let c = source.config, headSource.classes == c.numClasses { options.labels = c.labels }
                 let provenance = "snna model import: backbone '\(backbone)' (\(source.kind.rawValue)\(source.notes.isEmpty ? "" : "; " + source.notes.joined(separator: "; ")))"
                 let model = try ModelAssembler.write(backbone: source.backbone, head: headSource, options: options,
                                                      provenance: provenance, to: output)

@@ -51,4 +51,20 @@ import SNNAKernels
                                    flippedLabels: useFlips ? flippedLabels : nil, options: options)
         #expect(again.weight == result.weight)
     }
+
+    /// Weight decay as PyTorch's SGD: with zero features the data gradient of the weights vanishes, so one epoch of
+    /// one batch multiplies every weight by exactly 1 − lr·wd (lr = base·batch/256 at epoch 0), and leaves the bias alone.
+    @Test func weightDecayShrinksWeightsOnly() {
+        let features = [[Float]](repeating: [0, 0, 0], count: 4), labels = [[Float]](repeating: [1, 0], count: 4)
+        var options = HeadFitter.Options()
+        options.epochs = 1
+        options.batch = 4
+        options.baseLearningRate = 64   // lr = 1
+        let plain = HeadFitter.fit(features: features, labels: labels, options: options)
+        options.weightDecay = 0.25
+        let decayed = HeadFitter.fit(features: features, labels: labels, options: options)
+        for (w, w0) in zip(decayed.weight, plain.weight) { #expect(abs(w - 0.75 * w0) <= 1e-7 * abs(w0) + 1e-12) }
+        #expect(decayed.bias == plain.bias)
+        #expect(plain.weight.contains { $0 != 0 })
+    }
 }

@@ -217,7 +217,8 @@ enum PlainReference {
     // MARK: - §1 forward
 
     static func forward(model: ViTModel, image: ImageTensor, scaleInput: Double = 1, addNoise: [Float]? = nil,
-                        perturb: (layer: Int, head: Int, i: Int, j: Int, delta: Double)? = nil) -> PlainForward {
+                        perturb: (layer: Int, head: Int, i: Int, j: Int, delta: Double)? = nil,
+                        zeroedPatches: Set<Int> = [], attentionMask: (layer: Int, tokens: Set<Int>)? = nil) -> PlainForward {
         let cfg = model.config, w = model.weights
         let p = cfg.patchSize, dim = cfg.dim, heads = cfg.numHeads, dh = dim / heads
         let eps = Double(cfg.layerNormEps)
@@ -244,7 +245,7 @@ enum PlainReference {
                             }
                         }
                     }
-                    e[o] = s + pos[1 + r * C + c][o]
+                    e[o] = (zeroedPatches.contains(r * C + c) ? 0 : s) + pos[1 + r * C + c][o]
                 }
                 z.append(e)
             }
@@ -283,6 +284,9 @@ enum PlainReference {
                     for j in 0..<n { a[i][j] = s[j] / sum }
                 }
                 if let pt = perturb, pt.layer == l, pt.head == h { a[pt.i][pt.j] += pt.delta }
+                if let mask = attentionMask, mask.layer == l {
+                    for i in 0..<n { for j in 0..<n where mask.tokens.contains(i) || mask.tokens.contains(j) { a[i][j] = 0 } }
+                }
                 att.append(a)
                 for i in 0..<n {
                     for t in 0..<dh {

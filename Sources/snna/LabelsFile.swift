@@ -1,0 +1,43 @@
+import Foundation
+
+/// Labels for head fitting: file name → one 0/1 value per model label.
+enum LabelsFile {
+    static func read(_ path: String, labels: [String]) throws -> [String: [Float]] {
+        guard let data = FileManager.default.contents(atPath: path) else { throw CLIError("cannot read labels file '\(path)'") }
+        let text = String(decoding: data, as: UTF8.self)
+        var table: [String: [Float]] = [:]
+        if text.trimmingCharacters(in: .whitespacesAndNewlines).hasPrefix("{") {
+            guard let object = try? JSONDecoder().decode([String: [Float]].self, from: data) else {
+                throw CLIError("labels file '\(path)': expected a JSON object of file name → list of 0/1 numbers")
+            }
+            table = object
+        } else {
+            var order = Array(labels.indices)
+            for (n, raw) in text.split(whereSeparator: \.isNewline).enumerated() {
+                let fields = raw.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+                if n == 0, fields.dropFirst().contains(where: { Float($0) == nil }) {
+                    order = try fields.dropFirst().map { name in
+                        guard let i = labels.firstIndex(of: name) else {
+                            throw CLIError("labels file '\(path)': column '\(name)' is not a label of the model (\(labels.joined(separator: ", ")))")
+                        }
+                        return i
+                    }
+                    continue
+                }
+                guard fields.count == labels.count + 1, let name = fields.first else {
+                    throw CLIError("labels file '\(path)' line \(n + 1): expected a file name and \(labels.count) values")
+                }
+                var row = [Float](repeating: 0, count: labels.count)
+                for (k, v) in fields.dropFirst().enumerated() {
+                    guard let x = Float(v) else { throw CLIError("labels file '\(path)' line \(n + 1): '\(v)' is not a number") }
+                    row[order[k]] = x
+                }
+                table[name] = row
+            }
+        }
+        for (name, row) in table where row.count != labels.count || !row.allSatisfy({ $0 == 0 || $0 == 1 }) {
+            throw CLIError("labels file '\(path)': '\(name)' needs \(labels.count) values of 0 or 1 (labels: \(labels.joined(separator: ", ")))")
+        }
+        return table
+    }
+}
