@@ -37,7 +37,18 @@ public final class Evaluation {
         for m in methods { localisationSums[m] = (0, 0, 0) }
     }
 
+    /// Evaluates one sample; the running sums change only when it succeeds.
     public func add(_ sample: EvaluationSample, attribute: Attribute) throws {
+        let saved = (cleanSums, curveSums, localisationSums, localised, regionAreaSum, regionMissing)
+        do {
+            try addUnsafely(sample, attribute: attribute)
+        } catch {
+            (cleanSums, curveSums, localisationSums, localised, regionAreaSum, regionMissing) = saved
+            throw error
+        }
+    }
+
+    private func addUnsafely(_ sample: EvaluationSample, attribute: Attribute) throws {
         let bilinearKinds = settings.masks.filter { settings.usesBilinearResize($0) }
         let bicubicKinds = settings.masks.filter { !settings.usesBilinearResize($0) }
         var variants: [(input: ImageTensor, kinds: [MaskKind], localise: Bool)] = []
@@ -85,8 +96,7 @@ public final class Evaluation {
             let grid = maps[m]!
             precondition(grid.count == tokens, "map of '\(m)' has \(grid.count) values for a \(rows)×\(cols) grid")
             let values = kind == .pixel ? HeatmapResize.bilinear(grid, rows: rows, cols: cols, width: width, height: height) : grid
-            let order = values.indices.sorted { values[$0] != values[$1] ? values[$0] > values[$1] : $0 < $1 }
-            orders[m] = (order, values)
+            orders[m] = (Selection.ranking(values), values)
         }
         let replacement = kind == .pixel ? pixelReplacement(image, quirks: quirks) : []
 
@@ -98,12 +108,9 @@ public final class Evaluation {
             for job in chunk {
                 let (order, values) = orders[job.method]!
                 let count = EvaluationSettings.count(level: levels[job.level], kind: kind, pixels: pixels, tokens: tokens)
-                var chosen = Array(order.prefix(count))
-                if kind == .pixel && quirks && count < order.count {
-                    // The script masks the values strictly above the count-th largest.
-                    let tau = values[order[count]]
-                    chosen = chosen.filter { values[$0] > tau }
-                }
+                // The authors' pixel script masks the values strictly above the count-th largest.
+                let chosen = kind == .pixel && quirks ? Selection.strictlyAboveKth(values, ranking: order, count: count)
+                    : Selection.top(ranking: order, count: count)
                 switch kind {
                 case .pixel:
                     var masked = image
@@ -115,7 +122,7 @@ public final class Evaluation {
                     perturbations.append(.none)
                 case .token:
                     inputs.append(image)
-                    perturbations.append(ForwardPerturbation(zeroedPatches: chosen))
+                    perturbations.append(ForwardPerturbation(zeroedPatches: Array(chosen)))
                 case .attention:
                     inputs.append(image)
                     perturbations.append(ForwardPerturbation(attentionMaskedTokens: chosen.map { $0 + 1 }, attentionMaskLayer: 0))
@@ -181,6 +188,7 @@ public final class Evaluation {
                 let curve = curveSums[kind]![m]!.map { $0 / n }
                 curves[m] = curve
                 aupc[m] = curve.reduce(0, +)
+                // Undefined (null) when some Ā_k = 0 (a −∞ term) or Ā₀ = 0 (a division by 0).
                 logOdd[m] = (clean > 0 && !curve.contains(0)) ? curve.reduce(0.0) { $0 + log($1 / clean) } : nil
             }
             r.perturbation[kind.rawValue] = EvaluationResults.MaskResults(
@@ -193,7 +201,7 @@ public final class Evaluation {
             var scores: [String: EvaluationResults.LocalisationMeans] = [:]
             for m in methods {
                 let s = localisationSums[m]!
-                scores[m] = .init(pointingGame: s.pointing / k, energyInside: s.energy / k, topIoU: s.iou / k)
+                scores[m] = .init(pointingGame: s.pointing / k, energyInside: s.energy / k, iouTop: s.iou / k)
             }
             r.localisation = .init(samples: localised, samplesWithoutRegion: regionMissing,
                                    meanRegionArea: regionAreaSum / k, iouTopFraction: settings.iouTopFraction, methods: scores)

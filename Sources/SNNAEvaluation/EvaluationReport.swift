@@ -26,7 +26,7 @@ public enum EvaluationReport {
                         let bestLog = mr.logOdd.values.compactMap { $0 }.min()
                         row += lo == bestLog ? String(format: " **%.3f** |", lo) : String(format: " %.3f |", lo)
                     } else {
-                        row += " −∞ |"
+                        row += mr.cleanAccuracy > 0 ? " −∞ |" : " n/a |"
                     }
                 }
                 out += row + "\n"
@@ -53,13 +53,13 @@ public enum EvaluationReport {
             out += String(format: "| method | pointing game | energy inside | IoU of the top %.0f %% |\n|---|---:|---:|---:|\n", 100 * loc.iouTopFraction)
             let bestPointing = loc.methods.values.map(\.pointingGame).max()
             let bestEnergy = loc.methods.values.map(\.energyInside).max()
-            let bestIoU = loc.methods.values.map(\.topIoU).max()
+            let bestIoU = loc.methods.values.map(\.iouTop).max()
             func cell(_ v: Double, _ best: Double?) -> String {
                 v == best ? String(format: " **%.3f** |", v) : String(format: " %.3f |", v)
             }
             for m in r.methods {
                 guard let s = loc.methods[m] else { continue }
-                out += "| \(m) |" + cell(s.pointingGame, bestPointing) + cell(s.energyInside, bestEnergy) + cell(s.topIoU, bestIoU) + "\n"
+                out += "| \(m) |" + cell(s.pointingGame, bestPointing) + cell(s.energyInside, bestEnergy) + cell(s.iouTop, bestIoU) + "\n"
             }
             out += "\n"
         }

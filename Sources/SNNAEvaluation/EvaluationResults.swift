@@ -11,14 +11,16 @@ public struct EvaluationResults: Codable, Sendable {
         public var curves: [String: [Double]]
         /// Σ_k Ā_k over the levels (higher: the removed regions mattered less).
         public var aupc: [String: Double]
-        /// Σ_k ln(Ā_k / Ā₀) (more negative: removing the top-ranked regions hurt more); null when some Ā_k is 0.
+        /// Σ_k ln(Ā_k / Ā₀) (more negative: removing the top-ranked regions hurt more); null when some Ā_k is 0
+        /// or Ā₀ is 0.
         public var logOdd: [String: Double?]
     }
 
     public struct LocalisationMeans: Codable, Sendable {
         public var pointingGame: Double
         public var energyInside: Double
-        public var topIoU: Double
+        /// IoU of the top `iouTopFraction` of the pixels with the region.
+        public var iouTop: Double
     }
 
     public struct Localisation: Codable, Sendable {

@@ -26,7 +26,7 @@ public struct LocalisationScores: Sendable, Equatable {
             if region[i] { inside += v }
         }
         let k = Int(topFraction * Double(map.count) + 0.5)
-        let top = Selection.top(map, count: k)
+        let top = Selection.top(ranking: Selection.ranking(map), count: k)
         let intersection = top.filter { region[$0] }.count
         let union = top.count + region.filter { $0 }.count - intersection
         return LocalisationScores(pointingHit: region[best] ? 1 : 0, energyInside: total > 0 ? inside / total : 0,

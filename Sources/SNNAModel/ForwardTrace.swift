@@ -89,12 +89,12 @@ public final class ForwardTrace {
 /// Attention is computed in tiles of query rows, on several threads at once: each call receives layer (0-based),
 /// head, the tile's first query row, a pointer to its rows × N block, its row count (1 for the CLS-only last
 /// block) and N. Calls for different tiles may run concurrently.
+public typealias AttentionEdit = (_ layer: Int, _ head: Int, _ firstRow: Int, _ attention: UnsafeMutablePointer<Float>,
+                                  _ rows: Int, _ tokens: Int) -> Void
+
 /// An attention edit that also receives the image's index in the batch.
 typealias BatchAttentionEdit = (_ image: Int, _ layer: Int, _ head: Int, _ firstRow: Int,
                                 _ attention: UnsafeMutablePointer<Float>, _ rows: Int, _ tokens: Int) -> Void
-
-public typealias AttentionEdit = (_ layer: Int, _ head: Int, _ firstRow: Int, _ attention: UnsafeMutablePointer<Float>,
-                                  _ rows: Int, _ tokens: Int) -> Void
 
 /// What an evaluation forward changes for one image (reference §5.2–5.3).
 public struct ForwardPerturbation: Sendable, Equatable {

@@ -14,6 +14,11 @@ public enum HeadFitter {
         /// L2 weight decay as PyTorch's SGD applies it (added to the weight gradient, not to the bias); the paper
         /// uses none, which is the default.
         public var weightDecay: Float = 0
+        /// Fit on features standardized per dimension (mean 0, variance 1 over the training set) and fold the
+        /// standardization back into the weights and bias, so the result is the same kind of head on the raw
+        /// features. Only a preconditioner: SGD on the raw final-normed CLS tokens, whose dimensions differ in
+        /// scale by orders of magnitude (DINOv2's LayerNorm gains), converges far more slowly. Off by default (the paper).
+        public var standardize = false
         public var seed: UInt64 = 0
         public init() {}
     }
@@ -83,6 +88,37 @@ public enum HeadFitter {
 
     public static func fit(features: [[Float]], labels: [[Float]], flipped: [[Float]]? = nil,
                            flippedLabels: [[Float]]? = nil, options: Options = Options()) -> Result {
+        guard options.standardize, let f = features.first?.count else {
+            return fitRaw(features: features, labels: labels, flipped: flipped, flippedLabels: flippedLabels, options: options)
+        }
+        // Mean and standard deviation per dimension over every picture training may see (mirrors included).
+        let all = features + (flipped ?? [])
+        var mean = [Double](repeating: 0, count: f), square = [Double](repeating: 0, count: f)
+        for x in all { for j in 0..<f { mean[j] += Double(x[j]); square[j] += Double(x[j]) * Double(x[j]) } }
+        let n = Double(all.count)
+        let mu = mean.map { $0 / n }
+        let sigma = (0..<f).map { j in max((square[j] / n - mu[j] * mu[j]).squareRoot(), 1e-6) }
+        func standardized(_ rows: [[Float]]) -> [[Float]] {
+            rows.map { x in (0..<f).map { j in Float((Double(x[j]) - mu[j]) / sigma[j]) } }
+        }
+        var result = fitRaw(features: standardized(features), labels: labels, flipped: flipped.map(standardized),
+                            flippedLabels: flippedLabels, options: options)
+        // w·(x − μ)/σ + b = (w/σ)·x + (b − Σ w μ/σ).
+        let c = result.bias.count
+        for k in 0..<c {
+            var shift = 0.0
+            for j in 0..<f {
+                let w = Double(result.weight[k * f + j]) / sigma[j]
+                result.weight[k * f + j] = Float(w)
+                shift += w * mu[j]
+            }
+            result.bias[k] = Float(Double(result.bias[k]) - shift)
+        }
+        return result
+    }
+
+    static func fitRaw(features: [[Float]], labels: [[Float]], flipped: [[Float]]?, flippedLabels: [[Float]]?,
+                       options: Options) -> Result {
         precondition(!features.isEmpty && features.count == labels.count)
         let n = features.count, f = features[0].count, c = labels[0].count
         var rng = SeededRandom(seed: options.seed)

@@ -17,7 +17,7 @@ public final class OutputFolder {
     private var lockDescriptor: Int32 = -1
     private var finished = false
 
-    init(root: String, name: String) throws {
+    public init(root: String, name: String) throws {
         self.root = root
         self.name = name
         final = root + "/" + name
@@ -54,10 +54,10 @@ public final class OutputFolder {
         if lockDescriptor >= 0 { Glibc.close(lockDescriptor) }
     }
 
-    func path(_ file: String) -> String { working + "/" + file }
+    public func path(_ file: String) -> String { working + "/" + file }
 
     /// Swaps the finished folder into place (an atomic exchange when a previous result exists) and removes the old.
-    func commit() throws {
+    public func commit() throws {
         if FileManager.default.fileExists(atPath: final) {
             guard csys_exchange_paths(working, final) == 0 else {
                 throw PipelineError("cannot replace '\(final)': \(String(cString: strerror(errno)))")
@@ -72,7 +72,7 @@ public final class OutputFolder {
     }
 
     /// Deletes everything this run wrote.
-    func abandon() {
+    public func abandon() {
         try? FileManager.default.removeItem(atPath: working)
         finished = true
     }

@@ -82,6 +82,11 @@ struct EvalCommand: ParsableCommand {
                 Parallel.configure(threads: threads)
             }
             try checkFolderLocation(out, option: "--out")
+            // The report folder is replaced as a whole: never a folder that holds something else.
+            if let existing = try? FileManager.default.contentsOfDirectory(atPath: out), !existing.isEmpty,
+               !existing.contains("report.json") {
+                throw CLIError("--out '\(out)' is a folder that does not hold an earlier report; give a new or an empty one")
+            }
 
             let vit = try ModelFile.load(path: model)
             let engine = try ViTEngine(model: vit)
@@ -119,7 +124,7 @@ struct EvalCommand: ParsableCommand {
                                                          shortSide: vit.config.inputShortSide, input: prepared.tensor)
                 }
                 let sample = EvaluationSample(name: name, input: prepared.tensor, bilinearInput: bilinear,
-                                              labels: table.map { $0[EvalSource.key(name, in: $0)]! }, regions: sampleRegions)
+                                              labels: table.map { $0[source.key(name, in: $0)]! }, regions: sampleRegions)
                 let sampleSeed = seed &+ UInt64(index) &* 1_000_003
                 try evaluation.add(sample) { input, target in
                     var maps: [String: [Float]] = [:]
@@ -148,10 +153,17 @@ struct EvalCommand: ParsableCommand {
                     + (regionFolder.map { "; regions: `\($0)`" } ?? "; no region masks"),
                 "\(index) samples of \(source.available) (seed \(seed); SNNA/SmoothGrad noise seeds = seed + 1000003·sample)",
                 "noise samples: " + (noiseSamples.map(String.init) ?? "method defaults (SNNA 3, SmoothGrad 25)"),
-                String(format: "%.0f s, %d forward passes, %d threads", elapsed, evaluation.forwardCount, Parallel.threads),
+                String(format: "%.0f s, %d clean and perturbed forward passes (explanations not counted), %d threads",
+                       elapsed, evaluation.forwardCount, Parallel.threads),
             ]
             if results.accuracyReference != "labels" { context.append("accuracy reference: \(results.accuracyReference)") }
-            try createFolder(out, option: "--out")
+            // Everything goes to a hidden folder beside --out that replaces it in one step: no mix of old and new
+            // files, nothing half-written.
+            let target = URL(fileURLWithPath: out).standardizedFileURL
+            let folder: OutputFolder
+            do {
+                folder = try OutputFolder(root: target.deletingLastPathComponent().path, name: target.lastPathComponent)
+            } catch let e as PipelineError { throw CLIError(e.message) }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             encoder.keyEncodingStrategy = .convertToSnakeCase
@@ -166,14 +178,15 @@ struct EvalCommand: ParsableCommand {
             json["seconds"] = elapsed
             json["forward_passes"] = evaluation.forwardCount
             try writeOutput(JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys]),
-                            to: out + "/report.json", option: "--out")
+                            to: folder.path("report.json"), option: "--out")
             for kind in kinds {
                 if let svg = EvaluationReport.svg(results, kind: kind.rawValue) {
-                    try writeOutput(Data(svg.utf8), to: out + "/curves-\(kind.rawValue).svg", option: "--out")
+                    try writeOutput(Data(svg.utf8), to: folder.path("curves-\(kind.rawValue).svg"), option: "--out")
                 }
             }
             let markdown = EvaluationReport.markdown(results, title: "snna eval report", context: context)
-            try writeOutput(Data(markdown.utf8), to: out + "/report.md", option: "--out")
+            try writeOutput(Data(markdown.utf8), to: folder.path("report.md"), option: "--out")
+            do { try folder.commit() } catch let e as PipelineError { throw CLIError(e.message) }
             if !quiet { print(markdown) }
             print("wrote \(out)/report.md, report.json, " + kinds.map { "curves-\($0.rawValue).svg" }.joined(separator: ", "))
         }

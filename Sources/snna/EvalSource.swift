@@ -13,9 +13,9 @@ struct EvalSource {
     let available: Int
     var count: Int { chosen.count }
 
-    /// A labels-file key for a picture or frame: the name itself, or (for frames) the name without ".png".
-    static func key(_ name: String, in table: [String: [Float]]) -> String {
-        table[name] != nil ? name : String(name.dropLast(4))
+    /// A labels-file key for a picture or frame: the name itself, or for video frames also the name without ".png".
+    func key(_ name: String, in table: [String: [Float]]) -> String {
+        table[name] != nil || images != nil ? name : String(name.dropLast(4))
     }
 
     static func frameName(_ index: Int) -> String { String(format: "%06d.png", index) }
@@ -43,11 +43,11 @@ struct EvalSource {
         }
         if let table {
             let present = Set(names)
-            for name in table.keys.sorted() where !present.contains(name) && !present.contains(name + ".png") {
+            for name in table.keys.sorted() where !present.contains(name) && (images != nil || !present.contains(name + ".png")) {
                 throw CLIError("the labels file names '\(name)', which is not " + (images != nil ? "in '\(images!)'" : "a frame of '\(video!)' (frames are 000000.png …)"))
             }
             // Only labelled pictures are evaluated against labels; an unlabelled one is an error, not a silent skip.
-            if let missing = names.first(where: { table[$0] == nil && table[String($0.dropLast(4))] == nil }) {
+            if let missing = names.first(where: { table[$0] == nil && (images != nil || table[String($0.dropLast(4))] == nil) }) {
                 throw CLIError("the labels file has no entry for '\(missing)'" + (images != nil ? " of '\(images!)'" : " of '\(video!)'"))
             }
         }

@@ -24,6 +24,8 @@ struct HeadCommand: ParsableCommand {
         @Option(help: "Fraction of the images held out for validation.") var valFraction: Double = 0.2
         @Option(help: "Seed of the split, the initialisation and the shuffling.") var seed: UInt64 = 0
         @Option(help: "L2 weight decay on the head's weights (the paper: 0).") var weightDecay: Float = 0
+        @Flag(help: "Fit on standardized features and fold the scaling into the head (a preconditioner; the paper: off).")
+        var standardize = false
         @Flag(help: "Do not add horizontally flipped pictures (which swap turn_left and turn_right).") var noFlip = false
         @Option(help: "Cache file of backbone features: computed once, reused by later fits with the same backbone.")
         var featureCache: String?
@@ -49,7 +51,7 @@ struct HeadCommand: ParsableCommand {
                 guard names.count >= 2 else { throw CLIError("need at least 2 labelled images, found \(names.count)") }
                 var rng = SeededRandom(seed: seed)
                 names.shuffle(using: &rng)
-                let valCount = valFraction > 0 ? max(1, Int((Double(names.count) * valFraction).rounded())) : 0
+                let valCount = valFraction > 0 ? min(names.count - 1, max(1, Int((Double(names.count) * valFraction).rounded()))) : 0
                 let valNames = Array(names.prefix(valCount)), trainNames = Array(names.dropFirst(valCount))
                 let swap = (c.labels.firstIndex(of: "turn_left"), c.labels.firstIndex(of: "turn_right"))
                 var features = try HeadFeatures(engine: engine, model: vit, folder: images, cachePath: featureCache)
@@ -71,6 +73,7 @@ struct HeadCommand: ParsableCommand {
                 options.baseLearningRate = lr
                 options.batch = batch
                 options.weightDecay = weightDecay
+                options.standardize = standardize
                 options.seed = seed
                 let result = HeadFitter.fit(features: trainX, labels: trainY, flipped: flippedX, flippedLabels: flippedY,
                                             options: options)
@@ -98,8 +101,8 @@ struct HeadCommand: ParsableCommand {
                 importOptions.positionalInterpolation = c.positionalInterpolation
                 importOptions.name = c.name
                 let origin = "snna head fit on '\(images)' with '\(labels)' (\(trainNames.count) train, \(valNote); "
-                    + "\(epochs) epochs, lr \(lr)·\(batch)/256, batch \(batch), weight decay \(weightDecay), seed \(seed), "
-                    + "flips \(noFlip ? "off" : "on"))"
+                    + "\(epochs) epochs, lr \(lr)·\(batch)/256, batch \(batch), weight decay \(weightDecay), "
+                    + "\(standardize ? "standardized features, " : "")seed \(seed), flips \(noFlip ? "off" : "on"))"
                 let head = HeadSource.trained(
                     weight: NamedTensor(name: "head.weight", shape: [c.numClasses, c.featureDim], values: result.weight),
                     bias: NamedTensor(name: "head.bias", shape: [c.numClasses], values: result.bias),

@@ -8,11 +8,13 @@ import SNNAPipeline
 /// The head's input features (final-normed CLS of the last n blocks) for pictures of a folder, optionally mirrored,
 /// computed in batches of 8 and, with a cache file, computed once across runs: fitting a head again with other
 /// settings then costs no forward pass. The cache is a safetensors file keyed by a fingerprint of the backbone
-/// (so a different backbone never reuses it; the head does not matter) and, per row, by the picture's name, size,
-/// modification time and mirroring.
+/// (so a different backbone never reuses it; the head does not matter) and, per row, by the picture's full path,
+/// size, modification time and mirroring. Rows of pictures that changed or vanished are dropped when it is saved.
 struct HeadFeatures {
     let engine: ViTEngine
     let folder: String
+    /// The folder's absolute path with symbolic links resolved: the cache key's prefix.
+    private let realFolder: String
     let cachePath: String?
     private let backboneKey: String
     private var cached: [String: [Float]] = [:]
@@ -21,6 +23,7 @@ struct HeadFeatures {
     init(engine: ViTEngine, model: ViTModel, folder: String, cachePath: String?) throws {
         self.engine = engine
         self.folder = folder
+        realFolder = URL(fileURLWithPath: folder).resolvingSymlinksInPath().path
         self.cachePath = cachePath
         backboneKey = HeadFeatures.fingerprint(model)
         if let cachePath, FileManager.default.fileExists(atPath: cachePath) {
@@ -52,10 +55,14 @@ struct HeadFeatures {
     }
 
     private func key(_ name: String, flip: Bool) -> String {
-        let attributes = try? FileManager.default.attributesOfItem(atPath: folder + "/" + name)
+        HeadFeatures.key(path: realFolder + "/" + name, flip: flip)
+    }
+
+    private static func key(path: String, flip: Bool) -> String {
+        let attributes = try? FileManager.default.attributesOfItem(atPath: path)
         let size = (attributes?[.size] as? NSNumber)?.int64Value ?? -1
         let time = (attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
-        return "\(name)|\(size)|\(Int64(time * 1000))|\(flip ? "mirrored" : "plain")"
+        return "\(path)|\(size)|\(Int64(time * 1000))|\(flip ? "mirrored" : "plain")"
     }
 
     /// One feature row per name, in order; progress on standard error for long lists.
@@ -87,19 +94,31 @@ struct HeadFeatures {
         return out
     }
 
-    /// Writes the cache (old rows plus new ones) when rows were added.
+    /// Writes the cache (old rows plus new ones, less those whose picture changed or is gone) when rows were added,
+    /// under a temporary name renamed over the old file.
     func save() throws {
         guard let cachePath, added > 0 else { return }
-        let keys = cached.keys.sorted()
+        let keys = cached.keys.sorted().filter { key in
+            let parts = key.split(separator: "|", omittingEmptySubsequences: false)
+            guard parts.count >= 4 else { return false }
+            let path = parts.dropLast(3).joined(separator: "|")
+            return HeadFeatures.key(path: path, flip: parts.last == "mirrored") == key
+        }
         let width = keys.first.map { cached[$0]!.count } ?? 0
         var values: [Float] = []
         values.reserveCapacity(keys.count * width)
         for k in keys { values += cached[k]! }
         let rows = String(decoding: try JSONEncoder().encode(keys), as: UTF8.self)
         let temporary = cachePath + ".partial-\(getpid())"
-        try SafeTensorsWriter.write(tensors: [("features", [keys.count, width], values)],
-                                    metadata: ["backbone": backboneKey, "rows": rows], to: temporary)
-        _ = try? FileManager.default.removeItem(atPath: cachePath)
-        try FileManager.default.moveItem(atPath: temporary, toPath: cachePath)
+        do {
+            try SafeTensorsWriter.write(tensors: [("features", [keys.count, width], values)],
+                                        metadata: ["backbone": backboneKey, "rows": rows], to: temporary)
+            guard rename(temporary, cachePath) == 0 else {
+                throw CLIError("cannot write the feature cache '\(cachePath)': \(String(cString: strerror(errno)))")
+            }
+        } catch {
+            try? FileManager.default.removeItem(atPath: temporary)
+            throw error
+        }
     }
 }

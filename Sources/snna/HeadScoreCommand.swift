@@ -35,8 +35,8 @@ extension HeadCommand {
                 print("\(names.count) images, model '\(vit.config.name ?? "unnamed")'")
                 print(HeadReport.accuracyLines(logits: z, labels: y, names: vit.config.labels, indent: "  "))
                 if let json {
-                    try HeadReport.json(logits: z, labels: y, names: vit.config.labels, images: names.count)
-                        .write(to: URL(fileURLWithPath: json))
+                    try writeOutput(HeadReport.json(logits: z, labels: y, names: vit.config.labels, images: names.count),
+                                    to: json, option: "--json")
                 }
             }
         }

@@ -16,6 +16,11 @@ enum LabelsFile {
             for (n, raw) in text.split(whereSeparator: \.isNewline).enumerated() {
                 let fields = raw.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
                 if n == 0, fields.dropFirst().contains(where: { Float($0) == nil }) {
+                    let columns = Array(fields.dropFirst())
+                    guard columns.count == labels.count, Set(columns).count == columns.count else {
+                        throw CLIError("labels file '\(path)': the header needs each of the model's \(labels.count) labels once "
+                                       + "(\(labels.joined(separator: ", "))), it has \(columns.joined(separator: ", "))")
+                    }
                     order = try fields.dropFirst().map { name in
                         guard let i = labels.firstIndex(of: name) else {
                             throw CLIError("labels file '\(path)': column '\(name)' is not a label of the model (\(labels.joined(separator: ", ")))")

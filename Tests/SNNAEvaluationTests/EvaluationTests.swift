@@ -207,6 +207,9 @@ func randomMap(_ count: Int, seed: UInt64) -> [Float] {
         #expect(Selection.strictlyAboveKth(map, count: 3) == [1, 4])
         #expect(Selection.strictlyAboveKth(map, count: 5) == [0, 1, 2, 4, 5])
         #expect(Selection.top(map, count: 0).isEmpty && Selection.strictlyAboveKth(map, count: 0).isEmpty)
+        #expect(Selection.strictlyAboveKth(map, count: 6) == [0, 1, 2, 3, 4, 5])
+        // Every value tied: nothing is strictly above the k-th.
+        #expect(Selection.strictlyAboveKth([Float](repeating: 1, count: 5), count: 2).isEmpty)
     }
 
     @Test func accuracyRules() {
@@ -233,6 +236,44 @@ func randomMap(_ count: Int, seed: UInt64) -> [Float] {
 }
 
 @Suite struct LocalisationTests {
+    /// Evaluation.localise picks the region of the explained (argmax) label, scores the bilinear-upsampled map
+    /// against it, and counts samples whose argmax label has no region.
+    @Test func evaluationLocalisesTheArgmaxLabelsRegion() throws {
+        let model = sensitiveModel()
+        let engine = try ViTEngine(model: model)
+        let evaluation = Evaluation(engine: engine, settings: EvaluationSettings(masks: [.token]), methods: ["m"])
+        let rows = 4, cols = 6, h = 16, w = 24
+        var expected: [LocalisationScores] = []
+        var skipped = 0
+        for i in 0..<6 {
+            let image = randomImage(h, w, seed: 300 + UInt64(i))
+            let logits = try engine.predict([image])[0]
+            let target = logits.indices.max { logits[$0] < logits[$1] }!
+            // Two different regions: one for the argmax label (unless this sample is one without), one for another label.
+            var argmaxRegion = [Bool](repeating: false, count: h * w), other = argmaxRegion
+            for y in 0..<8 { for x in (i * 2)..<(i * 2 + 9) { argmaxRegion[y * w + x] = true } }
+            for y in 8..<16 { for x in 0..<12 { other[y * w + x] = true } }
+            var regions = [(target + 1) % 4: other]
+            if i % 3 != 2 { regions[target] = argmaxRegion } else { skipped += 1 }
+            let map = randomMap(rows * cols, seed: 77 + UInt64(i))
+            if regions[target] != nil {
+                let up = EvaluationCurveTests().bilinearUpsample(map, rows: rows, cols: cols, factor: 4)
+                expected.append(LocalisationScores.measure(map: up, region: argmaxRegion, topFraction: 0.1))
+            }
+            try evaluation.add(EvaluationSample(name: "\(i)", input: image, labels: [1, 0, 0, 1], regions: regions)) { _, t in
+                #expect(t == target)
+                return ["m": map]
+            }
+        }
+        let loc = try #require(evaluation.results().localisation)
+        #expect(loc.samples == expected.count && loc.samplesWithoutRegion == skipped && skipped == 2)
+        let got = try #require(loc.methods["m"])
+        let n = Double(expected.count)
+        #expect(abs(got.pointingGame - expected.map(\.pointingHit).reduce(0, +) / n) < 1e-12)
+        #expect(abs(got.energyInside - expected.map(\.energyInside).reduce(0, +) / n) < 1e-12)
+        #expect(abs(got.iouTop - expected.map(\.topIoU).reduce(0, +) / n) < 1e-12)
+        #expect(abs(loc.meanRegionArea - 72.0 / 384) < 1e-12)
+    }
     /// A 4×4 map and a 2×2 region in its top-left corner, values worked out by hand.
     @Test func handComputedScores() {
         let map: [Float] = [

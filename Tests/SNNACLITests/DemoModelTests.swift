@@ -1,0 +1,34 @@
+import Foundation
+import Testing
+
+/// The demo model (models/demo.safetensors, built by scripts/fetch-demo-model, never committed), when present:
+/// on scenes rendered with a seed no training or test set used, its head must read the scenes far better than chance
+/// and better than always answering the majority, and a short rendered clip must go through `snna process` with
+/// every action seen. Skips cleanly when the model has not been fetched.
+@Suite("the demo model on rendered scenes", .enabled(if: DemoModel.path != nil, "models/demo.safetensors not fetched"))
+struct DemoModelTests {
+    @Test("held-out stills: multi-label accuracy well above the majority answer")
+    func heldOutAccuracy() throws {
+        let model = try #require(DemoModel.path)
+        try withTemporaryFolder { dir in
+            let render = try SNNA.run(["samples", "render", "--frames", "60", "--seed", "424242", "--quiet", "--out", "\(dir)/s"], in: dir)
+            #expect(render.status == 0, "\(render)")
+            let score = try SNNA.run(["head", "score", "--model", model, "--images", "\(dir)/s/frames", "--labels", "\(dir)/s/labels.json",
+                                      "--json", "\(dir)/score.json"], in: dir, timeout: 600)
+            #expect(score.status == 0, "\(score)")
+            let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(dir)/score.json"))) as? [String: Any]
+            let sigmoid = try #require(json?["sigmoid"] as? [String: Any])
+            let accuracy = try #require(sigmoid["accuracy"] as? Double)
+            // The majority answer per label (move forward, no slow down, no turns) scores about 0.65 on these scenes.
+            #expect(accuracy >= 0.78, "\(score.out)")
+        }
+    }
+}
+
+enum DemoModel {
+    static let path: String? = {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let file = root.appendingPathComponent("models/demo.safetensors").path
+        return FileManager.default.fileExists(atPath: file) ? file : nil
+    }()
+}
