@@ -20,30 +20,53 @@ public final class Evaluation {
     private var labelled = 0
     private var cleanSums: [MaskKind: Double] = [:]
     private var curveSums: [MaskKind: [String: [Double]]] = [:]
-    private var localisationSums: [String: (pointing: Double, energy: Double, iou: Double)] = [:]
-    private var localised = 0
-    private var regionAreaSum = 0.0
+    /// Running localisation sums over the samples of one group (all, or one explained label).
+    struct LocalisationTally {
+        var samples = 0
+        var areaSum = 0.0
+        var sums: [String: (pointing: Double, energy: Double, iou: Double)] = [:]
+
+        mutating func add(area: Double, method: String, _ s: LocalisationScores) {
+            let old = sums[method] ?? (0, 0, 0)
+            sums[method] = (old.pointing + s.pointingHit, old.energy + s.energyInside, old.iou + s.topIoU)
+        }
+
+        func means(_ methods: [String]) -> [String: EvaluationResults.LocalisationMeans] {
+            let k = Double(max(1, samples))
+            var out: [String: EvaluationResults.LocalisationMeans] = [:]
+            for m in methods {
+                let s = sums[m] ?? (0, 0, 0)
+                out[m] = .init(pointingGame: s.pointing / k, energyInside: s.energy / k, iouTop: s.iou / k)
+            }
+            return out
+        }
+    }
+
+    /// Label names for the per-label localisation breakdown.
+    public let labels: [String]
+    private var localisation = LocalisationTally()
+    private var localisationByLabel: [Int: LocalisationTally] = [:]
     private var regionMissing = 0
     private var forwards = 0
 
-    public init(engine: ViTEngine, settings: EvaluationSettings, methods: [String]) {
+    public init(engine: ViTEngine, settings: EvaluationSettings, methods: [String], labels: [String]? = nil) {
         self.engine = engine
+        self.labels = labels ?? engine.config.labels
         self.settings = settings
         self.methods = methods
         for kind in settings.masks {
             cleanSums[kind] = 0
             curveSums[kind] = Dictionary(uniqueKeysWithValues: methods.map { ($0, [Double](repeating: 0, count: settings.levels[kind]!.count)) })
         }
-        for m in methods { localisationSums[m] = (0, 0, 0) }
     }
 
     /// Evaluates one sample; the running sums change only when it succeeds.
     public func add(_ sample: EvaluationSample, attribute: Attribute) throws {
-        let saved = (cleanSums, curveSums, localisationSums, localised, regionAreaSum, regionMissing)
+        let saved = (cleanSums, curveSums, localisation, localisationByLabel, regionMissing)
         do {
             try addUnsafely(sample, attribute: attribute)
         } catch {
-            (cleanSums, curveSums, localisationSums, localised, regionAreaSum, regionMissing) = saved
+            (cleanSums, curveSums, localisation, localisationByLabel, regionMissing) = saved
             throw error
         }
     }
@@ -158,13 +181,16 @@ public final class Evaluation {
         let p = engine.config.patchSize
         let rows = input.height / p, cols = input.width / p
         precondition(region.count == rows * p * cols * p, "region of '\(sample.name)' does not match the cropped input")
-        localised += 1
-        regionAreaSum += Double(region.filter { $0 }.count) / Double(region.count)
+        let area = Double(region.filter { $0 }.count) / Double(region.count)
+        localisation.samples += 1
+        localisation.areaSum += area
+        localisationByLabel[target, default: LocalisationTally()].samples += 1
+        localisationByLabel[target]!.areaSum += area
         for m in methods {
             let up = HeatmapResize.bilinear(maps[m]!, rows: rows, cols: cols, width: cols * p, height: rows * p)
             let s = LocalisationScores.measure(map: up, region: region, topFraction: settings.iouTopFraction)
-            let old = localisationSums[m]!
-            localisationSums[m] = (old.pointing + s.pointingHit, old.energy + s.energyInside, old.iou + s.topIoU)
+            localisation.add(area: area, method: m, s)
+            localisationByLabel[target]!.add(area: area, method: m, s)
         }
     }
 
@@ -196,15 +222,17 @@ public final class Evaluation {
                 resize: settings.usesBilinearResize(kind) ? "bilinear" : "bicubic",
                 cleanAccuracy: clean, curves: curves, aupc: aupc, logOdd: logOdd)
         }
-        if localised > 0 {
-            let k = Double(localised)
-            var scores: [String: EvaluationResults.LocalisationMeans] = [:]
-            for m in methods {
-                let s = localisationSums[m]!
-                scores[m] = .init(pointingGame: s.pointing / k, energyInside: s.energy / k, iouTop: s.iou / k)
+        if localisation.samples > 0 {
+            var byLabel: [String: EvaluationResults.LabelLocalisation] = [:]
+            for (k, tally) in localisationByLabel {
+                let name = k < labels.count ? labels[k] : "class_\(k)"
+                byLabel[name] = .init(samples: tally.samples, meanRegionArea: tally.areaSum / Double(tally.samples),
+                                      methods: tally.means(methods))
             }
-            r.localisation = .init(samples: localised, samplesWithoutRegion: regionMissing,
-                                   meanRegionArea: regionAreaSum / k, iouTopFraction: settings.iouTopFraction, methods: scores)
+            r.localisation = .init(samples: localisation.samples, samplesWithoutRegion: regionMissing,
+                                   meanRegionArea: localisation.areaSum / Double(localisation.samples),
+                                   iouTopFraction: settings.iouTopFraction, methods: localisation.means(methods),
+                                   byLabel: byLabel)
         }
         return r
     }

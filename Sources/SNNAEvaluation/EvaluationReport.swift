@@ -62,6 +62,22 @@ public enum EvaluationReport {
                 out += "| \(m) |" + cell(s.pointingGame, bestPointing) + cell(s.energyInside, bestEnergy) + cell(s.iouTop, bestIoU) + "\n"
             }
             out += "\n"
+            let labels = loc.byLabel.keys.sorted()
+            if labels.count > 1 || (labels.count == 1 && loc.byLabel[labels[0]]!.samples != loc.samples) {
+                out += "By explained action — pointing game / energy inside / IoU:\n\n"
+                out += "| method | " + labels.map { l in
+                    let g = loc.byLabel[l]!
+                    return String(format: "%@ (%d, region %.0f %%)", l, g.samples, 100 * g.meanRegionArea)
+                }.joined(separator: " | ") + " |\n"
+                out += "|---|" + String(repeating: "---:|", count: labels.count) + "\n"
+                for m in r.methods {
+                    out += "| \(m) | " + labels.map { l in
+                        let s = loc.byLabel[l]!.methods[m]!
+                        return String(format: "%.2f / %.3f / %.3f", s.pointingGame, s.energyInside, s.iouTop)
+                    }.joined(separator: " | ") + " |\n"
+                }
+                out += "\n"
+            }
         }
         return out
     }

@@ -34,6 +34,15 @@ public struct EvaluationResults: Codable, Sendable {
         public var meanRegionArea: Double
         public var iouTopFraction: Double
         public var methods: [String: LocalisationMeans]
+        /// The same, per explained label: what "decisive" means differs by action (a braking car, a bend, the free
+        /// lane ahead), and so does how well a map can point at it.
+        public var byLabel: [String: LabelLocalisation]
+    }
+
+    public struct LabelLocalisation: Codable, Sendable {
+        public var samples: Int
+        public var meanRegionArea: Double
+        public var methods: [String: LocalisationMeans]
     }
 
     public var evaluationProtocol = "paper"

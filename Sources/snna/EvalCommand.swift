@@ -107,7 +107,7 @@ struct EvalCommand: ParsableCommand {
             var settings = EvaluationSettings(evaluationProtocol: evaluationProtocol, masks: kinds, levels: levelFractions,
                                               iouTopFraction: iouTop / 100, batch: batch)
             settings.batch = batch
-            let evaluation = Evaluation(engine: engine, settings: settings, methods: methodNames)
+            let evaluation = Evaluation(engine: engine, settings: settings, methods: methodNames, labels: labelNames)
             let explainer = Explainer(engine: engine)
             let explained = methodNames.compactMap { ExplanationMethod(rawValue: $0) }
             let source = try EvalSource(images: images, video: video, table: table, sampleCount: samples, seed: seed)

@@ -3,6 +3,24 @@ import SNNAMedia
 import Testing
 
 @Suite("snna head fit") struct HeadFitCommandTests {
+    /// `count` pictures in dir/img whose left or right half is bright, labelled turn_left or turn_right to match (so
+    /// flips, which swap those two labels, stay consistent), and their dir/labels.json.
+    static func leftRightPictures(in dir: String, count: Int) throws {
+        try FileManager.default.createDirectory(atPath: "\(dir)/img", withIntermediateDirectories: true)
+        var json: [String] = []
+        for i in 0..<count {
+            let left = i % 2 == 0
+            var image = RGBImage(width: 64, height: 36)
+            for y in 0..<36 { for x in 0..<64 where (x < 32) == left {
+                let p = (y * 64 + x) * 3
+                image.pixels[p] = 240; image.pixels[p + 1] = 200 + UInt8(i % 50); image.pixels[p + 2] = 180
+            } }
+            try PNGWriter.write(image, to: "\(dir)/img/\(i).png")
+            json.append("\"\(i).png\": [1, 0, \(left ? 1 : 0), \(left ? 0 : 1)]")
+        }
+        try ("{" + json.joined(separator: ", ") + "}").write(toFile: "\(dir)/labels.json", atomically: true, encoding: .utf8)
+    }
+
     /// Pictures whose left or right half is bright, labelled turn_left / turn_right accordingly (so flips, which
     /// swap those two labels, stay consistent), plus clear errors for labels that do not match.
     @Test("fits a head on a labelled folder and records it; mismatched labels are refused")
@@ -11,19 +29,7 @@ import Testing
             let model = try SNNA.run(["model", "random"] + Fixtures.tinyModelArguments + ["--seed", "8", "-o", "\(dir)/m.safetensors"],
                                      in: dir)
             #expect(model.status == 0, "\(model)")
-            try FileManager.default.createDirectory(atPath: "\(dir)/img", withIntermediateDirectories: true)
-            var json: [String] = []
-            for i in 0..<16 {
-                let left = i % 2 == 0
-                var image = RGBImage(width: 64, height: 36)
-                for y in 0..<36 { for x in 0..<64 where (x < 32) == left {
-                    let p = (y * 64 + x) * 3
-                    image.pixels[p] = 240; image.pixels[p + 1] = 200 + UInt8(i); image.pixels[p + 2] = 180
-                } }
-                try PNGWriter.write(image, to: "\(dir)/img/\(i).png")
-                json.append("\"\(i).png\": [1, 0, \(left ? 1 : 0), \(left ? 0 : 1)]")
-            }
-            try ("{" + json.joined(separator: ", ") + "}").write(toFile: "\(dir)/labels.json", atomically: true, encoding: .utf8)
+            try Self.leftRightPictures(in: dir, count: 16)
             let fit = try SNNA.run(["head", "fit", "--model", "\(dir)/m.safetensors", "--images", "\(dir)/img",
                                     "--labels", "\(dir)/labels.json", "--epochs", "40", "--lr", "50", "--batch", "8",
                                     "--val-fraction", "0.25", "-o", "\(dir)/fitted.safetensors"], in: dir)
@@ -52,19 +58,7 @@ import Testing
         try withTemporaryFolder { dir in
             let model = try SNNA.run(["model", "random"] + Fixtures.tinyModelArguments + ["--seed", "8", "-o", "\(dir)/m.safetensors"], in: dir)
             #expect(model.status == 0, "\(model)")
-            try FileManager.default.createDirectory(atPath: "\(dir)/img", withIntermediateDirectories: true)
-            var json: [String] = []
-            for i in 0..<80 {
-                let left = i % 2 == 0
-                var image = RGBImage(width: 64, height: 36)
-                for y in 0..<36 { for x in 0..<64 where (x < 32) == left {
-                    let p = (y * 64 + x) * 3
-                    image.pixels[p] = 240; image.pixels[p + 1] = 200 + UInt8(i % 50); image.pixels[p + 2] = 180
-                } }
-                try PNGWriter.write(image, to: "\(dir)/img/\(i).png")
-                json.append("\"\(i).png\": [1, 0, \(left ? 1 : 0), \(left ? 0 : 1)]")
-            }
-            try ("{" + json.joined(separator: ", ") + "}").write(toFile: "\(dir)/labels.json", atomically: true, encoding: .utf8)
+            try Self.leftRightPictures(in: dir, count: 80)
             let args = ["head", "fit", "--model", "\(dir)/m.safetensors", "--images", "\(dir)/img", "--labels", "\(dir)/labels.json",
                         "--epochs", "30", "--lr", "50", "--batch", "8", "--val-fraction", "0", "--weight-decay", "0.0001",
                         "--feature-cache", "\(dir)/f.cache"]

@@ -244,6 +244,7 @@ func randomMap(_ count: Int, seed: UInt64) -> [Float] {
         let evaluation = Evaluation(engine: engine, settings: EvaluationSettings(masks: [.token]), methods: ["m"])
         let rows = 4, cols = 6, h = 16, w = 24
         var expected: [LocalisationScores] = []
+        var expectedByLabel: [String: [LocalisationScores]] = [:]
         var skipped = 0
         for i in 0..<6 {
             let image = randomImage(h, w, seed: 300 + UInt64(i))
@@ -259,6 +260,7 @@ func randomMap(_ count: Int, seed: UInt64) -> [Float] {
             if regions[target] != nil {
                 let up = EvaluationCurveTests().bilinearUpsample(map, rows: rows, cols: cols, factor: 4)
                 expected.append(LocalisationScores.measure(map: up, region: argmaxRegion, topFraction: 0.1))
+                expectedByLabel[model.config.labels[target], default: []].append(expected.last!)
             }
             try evaluation.add(EvaluationSample(name: "\(i)", input: image, labels: [1, 0, 0, 1], regions: regions)) { _, t in
                 #expect(t == target)
@@ -273,6 +275,12 @@ func randomMap(_ count: Int, seed: UInt64) -> [Float] {
         #expect(abs(got.energyInside - expected.map(\.energyInside).reduce(0, +) / n) < 1e-12)
         #expect(abs(got.iouTop - expected.map(\.topIoU).reduce(0, +) / n) < 1e-12)
         #expect(abs(loc.meanRegionArea - 72.0 / 384) < 1e-12)
+        #expect(Set(loc.byLabel.keys) == Set(expectedByLabel.keys))
+        for (label, scores) in expectedByLabel {
+            let group = try #require(loc.byLabel[label])
+            #expect(group.samples == scores.count)
+            #expect(abs(group.methods["m"]!.energyInside - scores.map(\.energyInside).reduce(0, +) / Double(scores.count)) < 1e-12)
+        }
     }
     /// A 4×4 map and a 2×2 region in its top-left corner, values worked out by hand.
     @Test func handComputedScores() {
