@@ -96,6 +96,29 @@ import Testing
         }
     }
 
+    /// The two commands fit together: a rendered clip's labels.json (frame names) and masks/ are what eval reads.
+    @Test("a rendered clip with its labels and region masks", .enabled(if: MediaTools.available, "ffmpeg missing"))
+    func renderedClip() throws {
+        try withTemporaryFolder { dir in
+            let model = "\(dir)/bdd.safetensors"   // the renderer's labels: the BDD-OIA actions, the default for 4 classes
+            let made = try SNNA.run(["model", "random"] + Fixtures.tinyModelArguments + ["--seed", "4", "-o", model], in: dir)
+            #expect(made.status == 0, "\(made)")
+            let render = try SNNA.run(["samples", "render", "--clip", "2", "--fps", "5", "--width", "160", "--height", "90",
+                                       "--seed", "3", "--quiet", "--out", "\(dir)/scene"], in: dir)
+            #expect(render.status == 0, "\(render)")
+            let run = try SNNA.run(["eval", "--model", model, "--video", "\(dir)/scene/clip.mp4", "--labels", "\(dir)/scene/labels.json",
+                                    "--methods", "rawatt,random", "--masks", "token", "--quiet", "--out", "\(dir)/rep"], in: dir)
+            #expect(run.status == 0, "\(run)")
+            let r = try report("\(dir)/rep/report.json")
+            #expect(r["samples"] as? Int == 10 && r["accuracy_reference"] as? String == "labels")
+            #expect((r["regions_folder"] as? String)?.hasSuffix("scene/masks") == true)
+            let localisation = try #require(r["localisation"] as? [String: Any])
+            let samples = try #require(localisation["samples"] as? Int)
+            let without = try #require(localisation["samples_without_region"] as? Int)
+            #expect(samples + without == 10 && samples > 0, "\(localisation)")
+        }
+    }
+
     @Test("labels that do not match the pictures or the model, and bad options, fail with one clear line")
     func mismatchedInputsFail() throws {
         try withTemporaryFolder { dir in
