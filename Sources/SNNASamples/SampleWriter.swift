@@ -69,6 +69,30 @@ public enum SampleWriter {
         }
     }
 
+    /// Removes what an earlier render left in `folder` (its frames, masks, clip and JSON files, nothing else), so a
+    /// stale mask or frame can never pass for one of this render: `snna eval` reads masks by name.
+    static func removePreviousOutput(_ folder: String) throws {
+        let fm = FileManager.default
+        func isRendered(_ name: String) -> Bool {
+            let stem = name.hasSuffix(".png") ? String(name.dropLast(4)) : ""
+            let digits = stem.prefix(6)
+            return digits.count == 6 && digits.allSatisfy(\.isASCII) && digits.allSatisfy(\.isNumber)
+                && (stem.count == 6 || stem.dropFirst(6).hasPrefix("-"))
+        }
+        do {
+            for sub in ["frames", "masks"] where fm.fileExists(atPath: folder + "/" + sub) {
+                for name in try fm.contentsOfDirectory(atPath: folder + "/" + sub) where isRendered(name) {
+                    try fm.removeItem(atPath: folder + "/" + sub + "/" + name)
+                }
+            }
+            for name in ["labels.json", "scenes.jsonl", "track.jsonl", "clip.mp4"] where fm.fileExists(atPath: folder + "/" + name) {
+                try fm.removeItem(atPath: folder + "/" + name)
+            }
+        } catch {
+            throw SampleError("cannot clear the earlier render in '\(folder)': \((error as NSError).localizedDescription)")
+        }
+    }
+
     static func makeFolder(_ path: String) throws {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
@@ -143,6 +167,7 @@ public enum SampleWriter {
                                    threads: Int = defaultThreads) throws -> SampleSummary {
         guard count > 0 else { throw SampleError("the number of frames must be positive") }
         try makeFolder(folder)
+        try removePreviousOutput(folder)
         try makeFolder(folder + "/frames")
         try makeFolder(folder + "/masks")
         let start = now()
@@ -178,6 +203,7 @@ public enum SampleWriter {
         guard seconds > 0, seconds.isFinite else { throw SampleError("the clip length must be positive") }
         guard fps > 0 else { throw SampleError("the frame rate must be positive") }
         try makeFolder(folder)
+        try removePreviousOutput(folder)
         try makeFolder(folder + "/masks")
         let start = now()
         let script = DriveScript(duration: seconds, seed: seed, width: width, height: height)

@@ -82,6 +82,17 @@ import Testing
             for f in ["labels.json", "scenes.jsonl", "frames/000003.png"] {
                 #expect(FileManager.default.contents(atPath: "\(out)/\(f)") == FileManager.default.contents(atPath: "\(folder)/again/\(f)"))
             }
+            // A smaller render into the same folder leaves nothing of the bigger one (a stale mask would pass for a
+            // region of the new frame), and nothing that is not the renderer's.
+            try "mine".write(toFile: "\(out)/frames/notes.txt", atomically: true, encoding: .utf8)
+            let smaller = try SNNA.run(["samples", "render", "--out", out, "--frames", "2", "--width", "192", "--height", "108",
+                                        "--seed", "9", "--quiet"], in: folder)
+            #expect(smaller.status == 0, "\(smaller)")
+            let frames = try FileManager.default.contentsOfDirectory(atPath: out + "/frames").sorted()
+            #expect(frames == ["000000.png", "000001.png", "notes.txt"], "\(frames)")
+            let masks = try FileManager.default.contentsOfDirectory(atPath: out + "/masks")
+            let listed = try jsonLines(out + "/scenes.jsonl").flatMap { ($0["masks"] as? [String: String] ?? [:]).values }
+            #expect(Set(masks.map { "masks/" + $0 }) == Set(listed), "\(masks) vs \(listed)")
         }
     }
 
