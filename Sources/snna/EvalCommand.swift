@@ -181,14 +181,21 @@ struct EvalCommand: ParsableCommand {
                             to: folder.path("report.json"), option: "--out")
             for kind in kinds {
                 if let svg = EvaluationReport.svg(results, kind: kind.rawValue) {
-                    try writeOutput(Data(svg.utf8), to: folder.path("curves-\(kind.rawValue).svg"), option: "--out")
+                    let svgPath = folder.path("curves-\(kind.rawValue).svg")
+                    try writeOutput(Data(svg.utf8), to: svgPath, option: "--out")
+                    // A PNG beside it when this FFmpeg can rasterise SVG (librsvg, as Debian's): cheap, optional.
+                    if let picture = try? ImageDecoder.decode(path: svgPath) {
+                        try PNGWriter.write(picture, to: folder.path("curves-\(kind.rawValue).png"))
+                    }
                 }
             }
             let markdown = EvaluationReport.markdown(results, title: "snna eval report", context: context)
             try writeOutput(Data(markdown.utf8), to: folder.path("report.md"), option: "--out")
             do { try folder.commit() } catch let e as PipelineError { throw CLIError(e.message) }
             if !quiet { print(markdown) }
-            print("wrote \(out)/report.md, report.json, " + kinds.map { "curves-\($0.rawValue).svg" }.joined(separator: ", "))
+            let charts = kinds.flatMap { k in ["svg", "png"].map { "curves-\(k.rawValue).\($0)" } }
+                .filter { FileManager.default.fileExists(atPath: out + "/" + $0) }
+            print("wrote \(out)/report.md, report.json, " + charts.joined(separator: ", "))
         }
     }
 }

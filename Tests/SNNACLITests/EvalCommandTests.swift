@@ -45,6 +45,10 @@ import Testing
                 for (method, curve) in curves { #expect(abs(aupc[method]! - curve.reduce(0, +)) < 1e-6) }
                 let svg = try String(contentsOfFile: "\(dir)/rep/curves-\(kind).svg", encoding: .utf8)
                 #expect(svg.hasPrefix("<svg") && svg.components(separatedBy: "<polyline").count == 11)
+                if fileExists("\(dir)/rep/curves-\(kind).png") {   // only where FFmpeg has librsvg
+                    let png = try ImageDecoder.decode(path: "\(dir)/rep/curves-\(kind).png")
+                    #expect(png.width == 720 && png.height == 440)
+                }
             }
             let localisation = try #require(r["localisation"] as? [String: Any])
             #expect(localisation["samples"] as? Int == 3)
