@@ -22,10 +22,4 @@ public enum Selection {
         while end > 0 && map[ranking[end - 1]] <= tau { end -= 1 }
         return ranking.prefix(end)
     }
-
-    public static func top(_ map: [Float], count: Int) -> [Int] { Array(top(ranking: ranking(map), count: count)) }
-
-    public static func strictlyAboveKth(_ map: [Float], count: Int) -> [Int] {
-        Array(strictlyAboveKth(map, ranking: ranking(map), count: count)).sorted()
-    }
 }

@@ -273,9 +273,7 @@ extension ViTEngine {
     public func features(_ images: [ImageTensor]) throws -> [[Float]] {
         var results = [[Float]](repeating: [], count: images.count)
         let cropped = try images.map { try cropToPatchMultiple($0) }
-        var groups: [String: [Int]] = [:]
-        for (i, img) in cropped.enumerated() { groups["\(img.height)x\(img.width)", default: []].append(i) }
-        for indices in groups.values.sorted(by: { $0[0] < $1[0] }) {
+        for indices in sizeGroups(cropped) {
             let out = runForward(indices.map { cropped[$0] }, keepTrace: false, edit: nil)
             for (k, i) in indices.enumerated() { results[i] = headFeature(out.slots[k]) }
         }

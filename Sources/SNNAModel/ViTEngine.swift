@@ -100,13 +100,19 @@ public final class ViTEngine: @unchecked Sendable {
         return image.croppedTopLeft(height: image.height - image.height % p, width: image.width - image.width % p)
     }
 
+    /// The indices of images of equal size, one group per size in order of first appearance: a group shares every
+    /// GEMM of a forward (B·N rows).
+    func sizeGroups(_ cropped: [ImageTensor]) -> [[Int]] {
+        var groups: [String: [Int]] = [:]
+        for (i, img) in cropped.enumerated() { groups["\(img.height)x\(img.width)", default: []].append(i) }
+        return groups.values.sorted { $0[0] < $1[0] }
+    }
+
     /// Raw logits for a batch of images. Images of one size share every GEMM (B·N rows).
     public func predict(_ images: [ImageTensor], attentionEdit: AttentionEdit? = nil) throws -> [[Float]] {
         var results = [[Float]](repeating: [], count: images.count)
         let cropped = try images.map { try cropToPatchMultiple($0) }
-        var groups: [String: [Int]] = [:]
-        for (i, img) in cropped.enumerated() { groups["\(img.height)x\(img.width)", default: []].append(i) }
-        for indices in groups.values.sorted(by: { $0[0] < $1[0] }) {
+        for indices in sizeGroups(cropped) {
             let out = runForward(indices.map { cropped[$0] }, keepTrace: false, edit: attentionEdit)
             for (k, i) in indices.enumerated() { results[i] = out.logits[k] }
         }
@@ -131,9 +137,7 @@ public final class ViTEngine: @unchecked Sendable {
                 throw EngineError("attention-mask layer \(perturbation.attentionMaskLayer) is outside 0..<\(config.depth)")
             }
         }
-        var groups: [String: [Int]] = [:]
-        for (i, img) in cropped.enumerated() { groups["\(img.height)x\(img.width)", default: []].append(i) }
-        for indices in groups.values.sorted(by: { $0[0] < $1[0] }) {
+        for indices in sizeGroups(cropped) {
             let group = indices.map { perturbations[$0] }
             let n = 1 + cropped[indices[0]].height / config.patchSize * (cropped[indices[0]].width / config.patchSize)
             // Per image, a 0/1 keep-flag per token for the attention mask (nil: no attention edit for that image).

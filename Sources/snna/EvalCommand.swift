@@ -104,9 +104,8 @@ struct EvalCommand: ParsableCommand {
                 }
             }
 
-            var settings = EvaluationSettings(evaluationProtocol: evaluationProtocol, masks: kinds, levels: levelFractions,
+            let settings = EvaluationSettings(evaluationProtocol: evaluationProtocol, masks: kinds, levels: levelFractions,
                                               iouTopFraction: iouTop / 100, batch: batch)
-            settings.batch = batch
             let evaluation = Evaluation(engine: engine, settings: settings, methods: methodNames, labels: labelNames)
             let explainer = Explainer(engine: engine)
             let explained = methodNames.compactMap { ExplanationMethod(rawValue: $0) }

@@ -43,11 +43,8 @@ struct HeadCommand: ParsableCommand {
                 let vit = try ModelFile.load(path: model)
                 let engine = try ViTEngine(model: vit)
                 let c = vit.config
-                let table = try LabelsFile.read(labels, labels: c.labels)
+                let table = try LabelsFile.read(labels, labels: c.labels, pictures: images)
                 var names = table.keys.sorted()
-                for name in names where !FileManager.default.fileExists(atPath: images + "/" + name) {
-                    throw CLIError("labels file '\(labels)' lists '\(name)', which is not in '\(images)'")
-                }
                 guard names.count >= 2 else { throw CLIError("need at least 2 labelled images, found \(names.count)") }
                 var rng = SeededRandom(seed: seed)
                 names.shuffle(using: &rng)

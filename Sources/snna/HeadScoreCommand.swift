@@ -20,11 +20,8 @@ extension HeadCommand {
                 if let json { try checkOutputFile(json, option: "--json") }
                 let vit = try ModelFile.load(path: model)
                 let engine = try ViTEngine(model: vit)
-                let table = try LabelsFile.read(labels, labels: vit.config.labels)
+                let table = try LabelsFile.read(labels, labels: vit.config.labels, pictures: images)
                 let names = table.keys.sorted()
-                for name in names where !FileManager.default.fileExists(atPath: images + "/" + name) {
-                    throw CLIError("labels file '\(labels)' lists '\(name)', which is not in '\(images)'")
-                }
                 guard !names.isEmpty else { throw CLIError("labels file '\(labels)' lists no images") }
                 var features = try HeadFeatures(engine: engine, model: vit, folder: images, cachePath: featureCache)
                 let x = try features.rows(names, flip: false, what: "pictures")

@@ -2,6 +2,15 @@ import Foundation
 
 /// Labels for head fitting: file name → one 0/1 value per model label.
 enum LabelsFile {
+    /// The labels of the pictures in a folder: every picture the file lists must be there.
+    static func read(_ path: String, labels: [String], pictures folder: String) throws -> [String: [Float]] {
+        let table = try read(path, labels: labels)
+        for name in table.keys.sorted() where !FileManager.default.fileExists(atPath: folder + "/" + name) {
+            throw CLIError("labels file '\(path)' lists '\(name)', which is not in '\(folder)'")
+        }
+        return table
+    }
+
     static func read(_ path: String, labels: [String]) throws -> [String: [Float]] {
         guard let data = FileManager.default.contents(atPath: path) else { throw CLIError("cannot read labels file '\(path)'") }
         let text = String(decoding: data, as: UTF8.self)

@@ -184,6 +184,12 @@ func randomMap(_ count: Int, seed: UInt64) -> [Float] {
 }
 
 @Suite struct EvaluationPieceTests {
+    /// The selections of one map, ranked once (indices of the strict selection in increasing order).
+    func top(_ map: [Float], count: Int) -> [Int] { Array(Selection.top(ranking: Selection.ranking(map), count: count)) }
+    func strictlyAboveKth(_ map: [Float], count: Int) -> [Int] {
+        Array(Selection.strictlyAboveKth(map, ranking: Selection.ranking(map), count: count)).sorted()
+    }
+
     @Test func levelCountsMatchTheAuthorsScripts() {
         let pixels = EvaluationSettings.defaultLevels(.pixel, .paper).map {
             EvaluationSettings.count(level: $0, kind: .pixel, pixels: 360 * 640, tokens: 3600)
@@ -202,14 +208,14 @@ func randomMap(_ count: Int, seed: UInt64) -> [Float] {
 
     @Test func selectionRules() {
         let map: [Float] = [0.5, 0.9, 0.5, 0.1, 0.9, 0.5]
-        #expect(Selection.top(map, count: 3) == [1, 4, 0])
+        #expect(top(map, count: 3) == [1, 4, 0])
         // τ = value at sorted position 3 = 0.5: only the two 0.9 are strictly above, the tie at 0.5 shrinks the count.
-        #expect(Selection.strictlyAboveKth(map, count: 3) == [1, 4])
-        #expect(Selection.strictlyAboveKth(map, count: 5) == [0, 1, 2, 4, 5])
-        #expect(Selection.top(map, count: 0).isEmpty && Selection.strictlyAboveKth(map, count: 0).isEmpty)
-        #expect(Selection.strictlyAboveKth(map, count: 6) == [0, 1, 2, 3, 4, 5])
+        #expect(strictlyAboveKth(map, count: 3) == [1, 4])
+        #expect(strictlyAboveKth(map, count: 5) == [0, 1, 2, 4, 5])
+        #expect(top(map, count: 0).isEmpty && strictlyAboveKth(map, count: 0).isEmpty)
+        #expect(strictlyAboveKth(map, count: 6) == [0, 1, 2, 3, 4, 5])
         // Every value tied: nothing is strictly above the k-th.
-        #expect(Selection.strictlyAboveKth([Float](repeating: 1, count: 5), count: 2).isEmpty)
+        #expect(strictlyAboveKth([Float](repeating: 1, count: 5), count: 2).isEmpty)
     }
 
     @Test func accuracyRules() {
