@@ -17,6 +17,14 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "snna", targets: ["snna"]),
+        // The library, for programs other than the CLI (and for the fuzz targets in Fuzz/, built as a separate
+        // package with libFuzzer instrumentation).
+        .library(name: "SNNAMedia", targets: ["SNNAMedia"]),
+        .library(name: "SNNAModel", targets: ["SNNAModel"]),
+        .library(name: "SNNAModelImport", targets: ["SNNAModelImport"]),
+        .library(name: "SNNAEvaluation", targets: ["SNNAEvaluation"]),
+        .library(name: "SNNAPipeline", targets: ["SNNAPipeline"]),
+        .library(name: "SNNAService", targets: ["SNNAService"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -26,6 +34,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-pthread-dev"])]),
@@ -52,7 +61,8 @@ let package = Package(
                                                     .product(name: "Logging", package: "swift-log"),
                                                     .product(name: "Hummingbird", package: "hummingbird"),
                                                     .product(name: "Metrics", package: "swift-metrics"),
-                                                    .product(name: "Prometheus", package: "swift-prometheus")],
+                                                    .product(name: "Prometheus", package: "swift-prometheus"),
+                                                    .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: swift6),
         .executableTarget(name: "snna", dependencies: [
             "SNNAService",

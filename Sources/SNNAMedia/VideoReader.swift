@@ -443,7 +443,8 @@ enum ContainerCheck {
         if isISOBMFF(head) {
             var result: String?
             walkBoxes(file, size: size) { type, start, length in
-                if start + length > size {
+                // Compared as `length > remaining`: a 64-bit largesize near Int64.max must not overflow the sum.
+                if length > size - start {
                     result = "the '\(type)' box at byte \(start) needs \(length) bytes, only \(size - start) remain"
                 }
             }
@@ -475,7 +476,7 @@ enum ContainerCheck {
                                   _ body: (String, Int64, Int64) -> Void) {
         var offset: Int64 = 0
         var count = 0
-        while offset + 8 <= size && count < 1_000_000 {
+        while size - offset >= 8 && count < 1_000_000 {
             count += 1
             let header = read(file, at: offset, count: 16)
             guard header.count >= 8 else { return }
@@ -485,13 +486,16 @@ enum ContainerCheck {
             let type = String(decoding: header[4..<8], as: UTF8.self)
             if length == 1 {
                 guard header.count >= 16 else { body(type, offset, 16); return }
-                length = header[8..<16].reduce(Int64(0)) { $0 << 8 | Int64($1) }
+                // A largesize past Int64.max (top bit set) is no real box: reading it as UInt64 keeps the shift in range.
+                let large = header[8..<16].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+                guard large <= UInt64(Int64.max) else { body(type, offset, Int64.max); return }
+                length = Int64(large)
             } else if length == 0 {
                 length = size - offset  // "to the end of the file"
             }
             guard length >= 8 else { return }
             body(type, offset, length)
-            if offset + length > size { return }
+            if length > size - offset { return }
             offset += length
         }
     }
