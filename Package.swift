@@ -56,6 +56,7 @@ let package = Package(
         .target(name: "SNNAPipeline", dependencies: ["SNNAAttribution", "SNNAModel", "SNNAKernels", "SNNAMedia", "CSNNASystem"],
                 swiftSettings: swift6),
         .target(name: "SNNAService", dependencies: ["SNNAPipeline", "SNNAAttribution", "SNNAModel", "SNNAMedia", "CSystemd",
+                                                    "CSNNASystem", "SNNAKernels",
                                                     .product(name: "Yams", package: "Yams"),
                                                     .product(name: "GRDB", package: "GRDB.swift"),
                                                     .product(name: "Logging", package: "swift-log"),

@@ -7,9 +7,22 @@ import Glibc
 /// One input's output folder, built under a temporary name and swapped into place atomically on success, so readers
 /// never see a half-finished folder (only the live `actions.jsonl` inside the temporary one) and a re-run replaces
 /// the previous result in one step. A lock file keeps two runs from writing the same folder at once.
+///
+/// Durability (docs/daemon.md): `commit` fsyncs every file, then the working folder, then renames, then fsyncs the
+/// root, so once it returns the result survives a power cut. Each committed folder holds a marker file
+/// (`.snna-output`, with the input's identity): retention deletes only folders that carry it, and a folder is never
+/// replaced by the result of a different input.
 public final class OutputFolder {
+    /// The marker file inside every committed output folder.
+    public static let markerName = ".snna-output"
+    /// Longest folder name: the working name adds ".", ".partial-" and a pid, the lock "." and ".lock", and all must
+    /// fit NAME_MAX (255 bytes).
+    public static let maxNameBytes = 200
+
     let root: String
     let name: String
+    /// What the result is of (the daemon: the input's content fingerprint); nil lets any earlier result be replaced.
+    let identity: String?
     /// Where this run writes: `<root>/.<name>.partial-<pid>`.
     let working: String
     /// Where the result lands: `<root>/<name>`.
@@ -17,9 +30,13 @@ public final class OutputFolder {
     private var lockDescriptor: Int32 = -1
     private var finished = false
 
-    public init(root: String, name: String) throws {
+    public init(root: String, name: String, identity: String? = nil) throws {
+        guard !name.isEmpty, name.utf8.count <= Self.maxNameBytes, !name.contains("/"), name != ".", name != ".." else {
+            throw PipelineError("output folder name '\(name)' is not usable (at most \(Self.maxNameBytes) bytes, no '/')")
+        }
         self.root = root
         self.name = name
+        self.identity = identity
         final = root + "/" + name
         working = root + "/." + name + ".partial-\(getpid())"
         do {
@@ -29,16 +46,25 @@ public final class OutputFolder {
             throw PipelineError("cannot create output folder '\(root)': \((error as NSError).localizedDescription)")
         }
         let lockPath = root + "/." + name + ".lock"
-        lockDescriptor = open(lockPath, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
-        guard lockDescriptor >= 0 else {
-            finished = true
-            throw PipelineError("cannot create lock '\(lockPath)': \(String(cString: strerror(errno)))")
-        }
-        guard flock(lockDescriptor, LOCK_EX | LOCK_NB) == 0 else {
+        // Retention reclaims lock files nobody holds (flock, then unlink): a lock taken on a file that was unlinked
+        // meanwhile protects nothing, so take it again on the file now at the path.
+        while true {
+            lockDescriptor = open(lockPath, O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0o644)
+            guard lockDescriptor >= 0 else {
+                finished = true
+                throw PipelineError("cannot create lock '\(lockPath)': \(String(cString: strerror(errno)))")
+            }
+            guard flock(lockDescriptor, LOCK_EX | LOCK_NB) == 0 else {
+                Glibc.close(lockDescriptor)
+                lockDescriptor = -1
+                finished = true  // deinit must not touch the working folder, which may be the lock holder's
+                throw PipelineError("another snna run is writing '\(final)' right now")
+            }
+            var held = stat(), atPath = stat()
+            if fstat(lockDescriptor, &held) == 0 && stat(lockPath, &atPath) == 0
+                && held.st_ino == atPath.st_ino && held.st_dev == atPath.st_dev { break }
             Glibc.close(lockDescriptor)
             lockDescriptor = -1
-            finished = true  // deinit must not touch the working folder, which may be the lock holder's
-            throw PipelineError("another snna run is writing '\(final)' right now")
         }
         removeStalePartials()
         try? FileManager.default.removeItem(atPath: working)
@@ -51,30 +77,79 @@ public final class OutputFolder {
 
     deinit {
         if !finished { abandon() }
-        if lockDescriptor >= 0 { Glibc.close(lockDescriptor) }
+        releaseLock()
     }
 
     public func path(_ file: String) -> String { working + "/" + file }
 
-    /// Swaps the finished folder into place (an atomic exchange when a previous result exists) and removes the old.
+    /// Makes the finished folder durable and swaps it into place (an atomic exchange when a previous result exists,
+    /// which is then removed): marker written → every file fsynced → working folder fsynced → rename → root fsynced.
     public func commit() throws {
+        try writeMarker()
+        try DurableFiles.syncTree(working)
+        var previous: String?
         if FileManager.default.fileExists(atPath: final) {
+            if let identity, let existing = Self.identity(of: final), existing != identity {
+                throw PipelineError("'\(final)' holds the result of another input (\(existing)); not replacing it")
+            }
             guard csys_exchange_paths(working, final) == 0 else {
                 throw PipelineError("cannot replace '\(final)': \(String(cString: strerror(errno)))")
             }
-            try? FileManager.default.removeItem(atPath: working)  // now holds the previous result
+            previous = working  // now holds the previous result
         } else {
             guard rename(working, final) == 0 else {
                 throw PipelineError("cannot move the result to '\(final)': \(String(cString: strerror(errno)))")
             }
         }
         finished = true
+        try DurableFiles.syncFolder(root)
+        if let previous { try? FileManager.default.removeItem(atPath: previous) }
+        releaseLock()
     }
 
-    /// Deletes everything this run wrote.
+    private func writeMarker() throws {
+        var fields: [String: String] = ["format": "snna-output/1", "name": name]
+        if let identity { fields["identity"] = identity }
+        let data = (try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])) ?? Data()
+        guard FileManager.default.createFile(atPath: path(Self.markerName), contents: data + Data("\n".utf8)) else {
+            throw PipelineError("cannot write '\(path(Self.markerName))': \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Whether `folder` was made by snna (it holds the marker file).
+    public static func isMarked(_ folder: String) -> Bool {
+        var st = stat()
+        return lstat(folder + "/" + markerName, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
+    }
+
+    /// The identity recorded in a committed folder's marker (nil when there is none).
+    public static func identity(of folder: String) -> String? {
+        guard let data = FileManager.default.contents(atPath: folder + "/" + markerName),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
+        return object["identity"] as? String
+    }
+
+    /// `stem` + `suffix`, with the stem cut (at a character boundary) so the whole fits `maxNameBytes`.
+    public static func name(stem: String, suffix: String) -> String {
+        let budget = maxNameBytes - suffix.utf8.count
+        var cut = ""
+        for character in stem {
+            if cut.utf8.count + String(character).utf8.count > budget { break }
+            cut.append(character)
+        }
+        return cut + suffix
+    }
+
+    /// Deletes everything this run wrote and lets the name go.
     public func abandon() {
         try? FileManager.default.removeItem(atPath: working)
         finished = true
+        releaseLock()
+    }
+
+    private func releaseLock() {
+        if lockDescriptor >= 0 { Glibc.close(lockDescriptor) }
+        lockDescriptor = -1
     }
 
     /// Partial folders of runs that died (their process is gone) are removed; a live run's are left alone.

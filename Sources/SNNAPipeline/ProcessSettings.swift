@@ -31,13 +31,36 @@ public struct ProcessSettings: Sendable, Codable, Equatable {
     public var batch: Int = 4
     /// Heat-map opacity over the picture in the overlay video.
     public var heatOpacity: Float = 0.5
+    /// Frames larger than this (width × height) are refused before any large allocation (a crafted header must not
+    /// make the decoder allocate gigabytes).
+    public var maxFramePixels: Int = 8192 * 8192
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case predictStride = "predict_stride", explainStride = "explain_stride", method, explainTarget = "explain_target"
         case samples, seed, threshold, thresholds, shortSide = "short_side", writeVideo = "write_video"
-        case writeHeatmaps = "write_heatmaps", batch, heatOpacity = "heat_opacity"
+        case writeHeatmaps = "write_heatmaps", batch, heatOpacity = "heat_opacity", maxFramePixels = "max_frame_pixels"
+    }
+
+    public init(from decoder: Decoder) throws {
+        // Every key optional: a summary.json written before a key existed still reads.
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = ProcessSettings()
+        predictStride = try c.decodeIfPresent(Int.self, forKey: .predictStride) ?? d.predictStride
+        explainStride = try c.decodeIfPresent(Int.self, forKey: .explainStride) ?? d.explainStride
+        method = try c.decodeIfPresent(ExplanationMethod.self, forKey: .method) ?? d.method
+        explainTarget = try c.decodeIfPresent(ExplainTarget.self, forKey: .explainTarget) ?? d.explainTarget
+        samples = try c.decodeIfPresent(Int.self, forKey: .samples)
+        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
+        threshold = try c.decodeIfPresent(Float.self, forKey: .threshold) ?? d.threshold
+        thresholds = try c.decodeIfPresent([String: Float].self, forKey: .thresholds) ?? d.thresholds
+        shortSide = try c.decodeIfPresent(Int.self, forKey: .shortSide)
+        writeVideo = try c.decodeIfPresent(Bool.self, forKey: .writeVideo) ?? d.writeVideo
+        writeHeatmaps = try c.decodeIfPresent(Bool.self, forKey: .writeHeatmaps) ?? d.writeHeatmaps
+        batch = try c.decodeIfPresent(Int.self, forKey: .batch) ?? d.batch
+        heatOpacity = try c.decodeIfPresent(Float.self, forKey: .heatOpacity) ?? d.heatOpacity
+        maxFramePixels = try c.decodeIfPresent(Int.self, forKey: .maxFramePixels) ?? d.maxFramePixels
     }
 
     /// The threshold of one action.
@@ -54,5 +77,6 @@ public struct ProcessSettings: Sendable, Codable, Equatable {
                   "--size must be in 1…\(ModelFile.maxInputShortSide)")
         try check(batch >= 1 && batch <= 32, "--batch must be in 1…32")
         try check(heatOpacity >= 0 && heatOpacity <= 1, "heat opacity must be in 0…1")
+        try check(maxFramePixels >= 64 * 64, "max frame pixels must be at least 4096")
     }
 }

@@ -34,19 +34,23 @@ public final class VideoProcessor {
         explainer = Explainer(engine: engine)
     }
 
-    /// The folder name for an input: its file name without the extension.
-    public static func outputName(for path: String) -> String {
+    /// The folder name for an input: its file name without the extension (cut to `OutputFolder.maxNameBytes`), then
+    /// `suffix`.
+    public static func outputName(for path: String, suffix: String = "") -> String {
         let file = URL(fileURLWithPath: path).lastPathComponent
         let stem = (file as NSString).deletingPathExtension
-        return stem.isEmpty ? file : stem
+        return OutputFolder.name(stem: stem.isEmpty ? file : stem, suffix: suffix)
     }
 
-    /// Processes one input into `outputRoot/<outputName>` (default: the file name without its extension).
-    public func process(input path: String, outputRoot: String, outputName: String? = nil) throws -> ProcessResult {
+    /// Processes one input into `outputRoot/<outputName>` (default: the file name without its extension). With an
+    /// `identity`, an existing folder of that name is replaced only if it holds the result of the same identity.
+    public func process(input path: String, outputRoot: String, outputName: String? = nil,
+                        identity: String? = nil) throws -> ProcessResult {
         let started = Date()
         let reader = try VideoReader(path: path)
         let info = reader.info
-        let folder = try OutputFolder(root: outputRoot, name: outputName ?? VideoProcessor.outputName(for: path))
+        let folder = try OutputFolder(root: outputRoot, name: outputName ?? VideoProcessor.outputName(for: path),
+                                      identity: identity)
         do {
             let summary = try run(reader: reader, info: info, folder: folder, started: started)
             try folder.commit()

@@ -50,13 +50,7 @@ public enum ConfigLoader {
         for (key, path) in [("output", c.output), ("state", c.state)] where !path.hasPrefix("/") {
             throw fail(key, "'\(path)' must be an absolute path")
         }
-        for w in c.watch {
-            let out = URL(fileURLWithPath: c.output).standardizedFileURL.path
-            let watched = URL(fileURLWithPath: w.path).standardizedFileURL.path
-            if out == watched || out.hasPrefix(watched + "/") && w.recursive {
-                throw fail("output", "'\(c.output)' is inside the watch folder '\(w.path)'; outputs are never watched, put them elsewhere")
-            }
-        }
+        try PathOverlap.check(c, source: source)
         for (label, p) in c.process.thresholds where !(p > 0 && p < 1) {
             throw fail("thresholds.\(label)", "must be between 0 and 1")
         }
@@ -64,6 +58,14 @@ public enum ConfigLoader {
         if c.workers < 1 || c.workers > 64 { throw fail("workers", "must be in 1…64") }
         if c.threads < 0 || c.threads > 1024 { throw fail("threads", "must be 0 (every core) or more") }
         if c.maxAttempts < 1 { throw fail("max_attempts", "must be at least 1") }
+        if !(c.stallTimeout >= 5) { throw fail("stall_timeout", "must be at least 5 seconds") }
+        if let mb = c.workerMemoryMB, mb < 256 { throw fail("worker_memory_mb", "must be at least 256 (or null: no limit)") }
+        if !(c.minFreeGB >= 0) { throw fail("min_free_gb", "must be 0 or more") }
+        if !(c.rescanInterval == 0 || c.rescanInterval >= 1) { throw fail("rescan_interval", "must be 0 (never) or at least 1 second") }
+        if !(c.retryBackoff > 0) { throw fail("retry_backoff", "must be positive") }
+        if !(c.retryBackoffMax >= c.retryBackoff) { throw fail("retry_backoff_max", "must be at least retry_backoff") }
+        if !(c.httpIdleTimeout >= 1) { throw fail("http.idle_timeout", "must be at least 1 second") }
+        if c.httpMaxConnections < 1 || c.httpMaxConnections > 10_000 { throw fail("http.max_connections", "must be in 1…10000") }
         if !(c.quietPeriod >= 0) { throw fail("quiet_period", "must be 0 or more seconds") }
         if let age = c.retention.maxAgeDays, !(age > 0) { throw fail("retention.max_age_days", "must be positive") }
         if let size = c.retention.maxTotalGB, !(size > 0) { throw fail("retention.max_total_gb", "must be positive") }
@@ -149,20 +151,32 @@ struct NodeReader {
             case "threads": c.threads = try int(node, key)
             case "workers": c.workers = try int(node, key)
             case "max_attempts": c.maxAttempts = try int(node, key)
+            case "stall_timeout": c.stallTimeout = try double(node, key)
+            case "worker_memory_mb": c.workerMemoryMB = isNull(node) ? nil : try int(node, key)
+            case "min_free_gb": c.minFreeGB = try double(node, key)
+            case "rescan_interval": c.rescanInterval = try double(node, key)
+            case "retry_backoff": c.retryBackoff = try double(node, key)
+            case "retry_backoff_max": c.retryBackoffMax = try double(node, key)
             case "retention":
                 for (k, v) in try mapping(node, key) {
                     let full = "retention.\(k)"
                     switch k {
                     case "max_age_days": c.retention.maxAgeDays = isNull(v) ? nil : try double(v, full)
                     case "max_total_gb": c.retention.maxTotalGB = isNull(v) ? nil : try double(v, full)
-                    case "delete_inputs": c.retention.deleteInputs = try bool(v, full)
+                    case "free_space_sweep": c.retention.freeSpaceSweep = try bool(v, full)
+                    case "delete_inputs":
+                        throw fail(full, v, "was removed: snna never deletes inputs (see docs/daemon.md, Retention)")
                     default: throw fail(full, v, "unknown key")
                     }
                 }
             case "http":
                 for (k, v) in try mapping(node, key) {
-                    guard k == "address" else { throw fail("http.\(k)", v, "unknown key") }
-                    c.httpAddress = try string(v, "http.address")
+                    switch k {
+                    case "address": c.httpAddress = try string(v, "http.address")
+                    case "idle_timeout": c.httpIdleTimeout = try double(v, "http.idle_timeout")
+                    case "max_connections": c.httpMaxConnections = try int(v, "http.max_connections")
+                    default: throw fail("http.\(k)", v, "unknown key")
+                    }
                 }
             case "log":
                 for (k, v) in try mapping(node, key) {
@@ -219,6 +233,7 @@ struct NodeReader {
             case "video": c.process.writeVideo = try bool(v, key)
             case "heatmaps": c.process.writeHeatmaps = try bool(v, key)
             case "heat_opacity": c.process.heatOpacity = Float(try double(v, key))
+            case "max_frame_pixels": c.process.maxFramePixels = try int(v, key)
             default: throw fail(key, v, "unknown key")
             }
         }

@@ -1,13 +1,18 @@
 import Dispatch
 import Foundation
 import Logging
-import SNNAKernels
 import SNNAModel
 import SNNAPipeline
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
-/// `snna serve`: watches folders, queues complete files in the job store, and processes each exactly once with
-/// `VideoProcessor`, as a systemd `Type=notify` service (issue #5).
+/// `snna serve`: watches folders, queues complete files in the job store, and processes each exactly once, every
+/// job in its own worker process (`snna worker`, see `JobWorker`), as a systemd `Type=notify` service (issues 5, 14).
+///
+/// This process never runs the pipeline itself: a hostile file can kill a worker, never the daemon, its HTTP
+/// endpoints or the other jobs (docs/reliability.md).
 public final class DaemonService: @unchecked Sendable {
     let configPath: String
     let logFormatOverride: String?
@@ -18,6 +23,17 @@ public final class DaemonService: @unchecked Sendable {
     private let settings: Mutex<ProcessSettings>
     private var logger: Logger
     private var config: ServiceConfig
+    let metrics = ServiceMetrics()
+    /// Jobs in process, by job id (what /status shows, and what the watchdog checks).
+    private let current = Mutex<[Int64: CurrentWork]>([:])
+    /// Why no new job may start right now (free space under `min_free_gb`), nil when all is well.
+    private let lowSpace = Mutex<String?>(nil)
+    private let sweeping = Atomic<Bool>(false)
+    private var httpTask: Task<Void, Error>?
+    /// A full scan of the watch folders (at start, periodically, and on every reload).
+    private var rescan: (() -> Void)?
+    /// Set when the watcher can no longer see (its thread died): the daemon exits non-zero so systemd restarts it.
+    private let blind = Mutex<String?>(nil)
 
     public init(configPath: String, logFormat: String?) throws {
         self.configPath = configPath
@@ -34,22 +50,27 @@ public final class DaemonService: @unchecked Sendable {
     /// Runs until SIGTERM or SIGINT; returns the exit status.
     public func run() throws -> Int32 {
         let config = self.config
-        if config.threads > 0 { Parallel.configure(threads: config.threads) }
+        // Workers inherit this: without Swift's crash handler a trap or a fault ends the worker at once with its
+        // signal (the runtime still prints "Fatal error: …" first), instead of a handler that symbolicates for
+        // seconds or, for a signal sent from outside, returns and lets the worker run on. Set it to get backtraces.
+        setenv("SWIFT_BACKTRACE", "enable=no", 0)
         for folder in [config.output, config.state] {
             do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
                 throw ConfigError("cannot create '\(folder)': \((error as NSError).localizedDescription)")
             }
         }
+        // Fail the start, not every job, on a bad model; the workers load it themselves.
         let model = try ModelFile.load(path: config.model)
-        let engine = try ViTEngine(model: model)
+        logger.info("model checked", metadata: ["model": "\(config.model)", "labels": "\(model.config.labels)"])
         let store = try JobStore(folder: config.state)
         let recovered = try store.recoverInterrupted(maxAttempts: config.maxAttempts)
         for job in recovered.requeued { logger.warning("requeued an interrupted job", metadata: ["file": "\(job.path)", "attempts": "\(job.attempts)"]) }
         for job in recovered.failed { logger.error("gave up on a job interrupted too often", metadata: ["file": "\(job.path)", "attempts": "\(job.attempts)"]) }
-        // Runs that died left hidden partial folders; no other process writes here, so they all go.
-        OutputFolder.removeStalePartials(root: config.output)
-
-        sweepRetention()
+        // No worker runs yet: every partial folder is a dead run's (none can belong to a done job, see commit order).
+        for path in sweeper(store: store).reclaimLeftovers() {
+            logger.info("removed a dead run's leftover", metadata: ["path": "\(path)"])
+        }
+        updateFreeSpace()
         try startHTTP(store: store)
         let signals = installSignalHandlers()
         let watcher = FolderWatcher(folders: config.watch, excluded: [config.output, config.state],
@@ -59,50 +80,72 @@ public final class DaemonService: @unchecked Sendable {
         logger.info("ready", metadata: ["model": "\(config.model)", "watch": "\(config.watch.map(\.path))",
                                         "output": "\(config.output)", "workers": "\(config.workers)"])
         notifier.ready(status: "scanning the watch folders (\(try store.queueDepth()) queued)")
-        // The first scan runs after READY, off the main thread: a large archive must not hold up the start.
-        DispatchQueue.global().async { [self] in self.rescan?() }
+        // Start-up work that can be long runs after READY, off the main thread: a large archive must not hold up
+        // the start (systemd's start timeout).
+        DispatchQueue.global().async { [self] in
+            self.checkDoneOutputs(store: store)
+            self.sweepRetention(store: store)
+            self.rescan?()
+        }
 
         let done = DispatchGroup()
-        for worker in 0..<config.workers {
+        for slot in 0..<config.workers {
             done.enter()
             let thread = Thread { [self] in
-                self.workLoop(worker: worker, engine: engine, store: store)
+                self.workLoop(slot: slot, store: store)
                 done.leave()
             }
-            thread.stackSize = 8 << 20
             thread.start()
         }
-        // The main thread serves reloads and, while no file is in process, the watchdog (a busy worker pings it
-        // from its own loop, so a hung worker stops the pings and systemd restarts the service). Pings only when
-        // systemd asked for them (WatchdogSec).
+        // The main thread serves reloads, the free-space check, periodic rescans and retention, and the watchdog:
+        // WATCHDOG=1 only while every busy worker has made progress within stall_timeout (plus the time to kill it),
+        // so one hung worker is never hidden by a busy one, and a supervisor that failed to kill it gets restarted.
         let watchdog = notifier.watchdogInterval
         var lastPing = Date.distantPast
+        var lastSpaceCheck = Date(), lastRescan = Date(), lastRetention = Date()
         while !stopping.load(ordering: .acquiring) {
+            if let reason = blind.withLock({ $0 }) {
+                logger.critical("the folder watcher stopped; exiting so that systemd restarts the service", metadata: ["reason": "\(reason)"])
+                stopping.store(true, ordering: .releasing)
+                break
+            }
             if reloadRequested.exchange(false, ordering: .acquiringAndReleasing) { reload() }
-            if let watchdog, busy.withLock({ $0 }) == 0, Date().timeIntervalSince(lastPing) >= watchdog / 3 {
+            let now = Date()
+            if now.timeIntervalSince(lastSpaceCheck) >= 5 {
+                lastSpaceCheck = now
+                if updateFreeSpace() != nil { startSpaceSweep(store: store) } else { work.signal() }
+            }
+            if config.rescanInterval > 0, now.timeIntervalSince(lastRescan) >= config.rescanInterval {
+                lastRescan = now
+                DispatchQueue.global().async { [self] in self.rescan?() }
+            }
+            if now.timeIntervalSince(lastRetention) >= 600 {
+                lastRetention = now
+                DispatchQueue.global().async { [self] in self.sweepRetention(store: store) }
+            }
+            if let watchdog, workersProgressing(), now.timeIntervalSince(lastPing) >= watchdog / 3 {
                 notifier.watchdog()
-                lastPing = Date()
+                lastPing = now
             }
             _ = done.wait(timeout: .now() + 0.5)
         }
+        let exitStatus: Int32 = blind.withLock { $0 } == nil ? 0 : 1
         notifier.stopping()
-        logger.info("stopping: finishing the current frame")
+        logger.info("stopping: workers finish their current frame")
         for _ in 0..<config.workers { work.signal() }
         done.wait()
         watcher.stop()
         signals.forEach { $0.cancel() }
         httpTask?.cancel()
         logger.info("stopped")
-        return 0
+        return exitStatus
     }
 
-    /// Workers with a file in process (each pings the watchdog itself; the main loop pings only when none is).
-    private let busy = Mutex(0)
-    /// A full scan of the watch folders (at start, and again on every reload).
-    private var rescan: (() -> Void)?
-    let metrics = ServiceMetrics()
-    private let current = Mutex<[Int64: CurrentWork]>([:])
-    private var httpTask: Task<Void, Error>?
+    /// Whether every job in process has reported progress recently enough (the watchdog's condition).
+    func workersProgressing(now: Date = Date()) -> Bool {
+        let limit = config.stallTimeout + 30
+        return current.withLock { $0.values.allSatisfy { now.timeIntervalSince($0.lastProgress) < limit } }
+    }
 
     /// Serves the HTTP endpoints until the process ends (Hummingbird's own signal handling stays off: SIGTERM is ours).
     private func startHTTP(store: JobStore) throws {
@@ -111,18 +154,26 @@ public final class DaemonService: @unchecked Sendable {
         let endpoints = HTTPEndpoints(
             store: store, metrics: metrics,
             current: { [self] in self.current.withLock { Array($0.values).sorted { $0.job < $1.job } } },
-            ready: {
+            ready: { [self] in
                 for folder in [output, state] where access(folder, W_OK) != 0 { return (false, "'\(folder)' is not writable") }
+                if let reason = self.lowSpace.withLock({ $0 }) { return (false, reason) }
+                if let reason = self.blind.withLock({ $0 }) { return (false, "the folder watcher stopped: \(reason)") }
                 return (true, "")
             })
         let listening = DispatchSemaphore(value: 0)
         let failure = Mutex<String?>(nil)
         let app = endpoints.application(address: address, onListening: { listening.signal() })
         let logger = self.logger
+        let stopping = { [self] in self.stopping.load(ordering: .acquiring) }
         httpTask = Task {
             do { try await app.run() } catch {
                 failure.withLock { $0 = "\(error)" }
-                logger.error("HTTP server stopped", metadata: ["address": "\(address.host):\(address.port)", "error": "\(error)"])
+                // Cancelled at shutdown: not an error worth an operator's attention.
+                if stopping() || error is CancellationError {
+                    logger.debug("HTTP server stopped", metadata: ["reason": "\(error)"])
+                } else {
+                    logger.error("HTTP server stopped", metadata: ["address": "\(address.host):\(address.port)", "error": "\(error)"])
+                }
                 listening.signal()
             }
         }
@@ -146,10 +197,14 @@ public final class DaemonService: @unchecked Sendable {
         }
     }
 
-    private func workLoop(worker: Int, engine: ViTEngine, store: JobStore) {
+    // MARK: - Workers
+
+    private func workLoop(slot: Int, store: JobStore) {
         while !stopping.load(ordering: .acquiring) {
             _ = work.wait(timeout: .now() + 2)
             if stopping.load(ordering: .acquiring) { break }
+            // No new job on a nearly full disk: it would only fail (the space check starts a sweep meanwhile).
+            if updateFreeSpace() != nil { continue }
             let job: Job
             do {
                 guard let next = try store.claimNext() else { continue }
@@ -159,11 +214,11 @@ public final class DaemonService: @unchecked Sendable {
                 continue
             }
             work.signal()  // there may be more: let another worker look
-            process(job, engine: engine, store: store)
+            process(job, store: store)
         }
     }
 
-    private func process(_ job: Job, engine: ViTEngine, store: JobStore) {
+    private func process(_ job: Job, store: JobStore) {
         guard let id = job.id else { return }
         let name = URL(fileURLWithPath: job.path).lastPathComponent
         guard FileManager.default.fileExists(atPath: job.path) else {
@@ -172,61 +227,188 @@ public final class DaemonService: @unchecked Sendable {
             return
         }
         let settings = self.settings.withLock { $0 }
-        do {
-            let processor = try VideoProcessor(engine: engine, settings: settings, quiet: true)
-            processor.warn = { [logger] in logger.warning("\($0)", metadata: ["file": "\(job.path)"]) }
-            processor.shouldStop = { [self] in self.stopping.load(ordering: .acquiring) }
-            var lastStatus = Date.distantPast
-            let watchdog = notifier.watchdogInterval
-            current.withLock { $0[id] = CurrentWork(file: job.path, job: id, frames: 0, expected: nil, started: Date()) }
-            defer { _ = current.withLock { $0.removeValue(forKey: id) } }
-            processor.onProgress = { [self, notifier] frames, expected in
-                self.current.withLock { $0[id]?.frames = frames; $0[id]?.expected = expected }
-                // At most one STATUS a second, WATCHDOG only when systemd asked for it.
-                guard Date().timeIntervalSince(lastStatus) >= 1 else { return }
-                lastStatus = Date()
-                notifier.status("processing \(name): frame \(frames)\(expected.map { " of \($0)" } ?? "")")
-                if watchdog != nil { notifier.watchdog() }
-            }
-            busy.withLock { $0 += 1 }
-            defer { busy.withLock { $0 -= 1 } }
-            logger.info("processing", metadata: ["file": "\(job.path)", "job": "\(id)", "attempt": "\(job.attempts)"])
-            // The stem alone could collide (dashcams reuse FILE0001.MP4 in every folder): add the content's hash.
-            let outputName = VideoProcessor.outputName(for: job.path) + "-" + job.fingerprint.suffix(8)
-            let result = try processor.process(input: job.path, outputRoot: config.output, outputName: outputName)
-            try store.markDone(id, outputFolder: result.outputFolder)
-            metrics.record(result.summary)
-            logger.info("done", metadata: ["file": "\(job.path)", "output": "\(result.outputFolder)",
-                                           "frames": "\(result.summary.counts.decoded)",
-                                           "truncated": "\(result.summary.input.truncated)"])
+        let memoryLimit = config.workerMemoryMB.map { UInt64($0) << 20 }
+        let request = WorkerRequest(
+            job: id, input: job.path, outputRoot: config.output,
+            // The stem alone could collide (dashcams reuse FILE0001.MP4 in every folder): add 64 bits of the hash.
+            outputName: VideoProcessor.outputName(for: job.path, suffix: "-" + Fingerprint.shortID(job.fingerprint)),
+            identity: job.fingerprint, model: config.model, settings: settings, threads: config.threads,
+            addressSpaceLimit: memoryLimit.map { $0 * 2 + (4 << 30) }, parent: getpid())
+        let worker = WorkerProcess(request: request, stallTimeout: config.stallTimeout, memoryLimitBytes: memoryLimit)
+        var lastStatus = Date.distantPast
+        current.withLock {
+            $0[id] = CurrentWork(file: job.path, job: id, frames: 0, expected: nil, started: Date(), lastProgress: Date())
+        }
+        defer { _ = current.withLock { $0.removeValue(forKey: id) } }
+        worker.onProgress = { [self, notifier] frames, expected in
+            self.current.withLock { $0[id]?.frames = frames; $0[id]?.expected = expected; $0[id]?.lastProgress = Date() }
+            // At most one STATUS a second.
+            guard Date().timeIntervalSince(lastStatus) >= 1 else { return }
+            lastStatus = Date()
+            notifier.status("processing \(name): frame \(frames)\(expected.map { " of \($0)" } ?? "")")
+        }
+        worker.onWarning = { [logger] in logger.warning("\($0)", metadata: ["file": "\(job.path)"]) }
+        worker.onSpawn = { [self, logger] pid in
+            self.current.withLock { $0[id]?.worker = pid }
+            logger.info("processing", metadata: ["file": "\(job.path)", "job": "\(id)", "attempt": "\(job.attempts)",
+                                                 "worker_pid": "\(pid)"])
+        }
+        worker.shouldStop = { [self] in self.stopping.load(ordering: .acquiring) }
+        let outcome = worker.run()
+        switch outcome {
+        case .done(let folder, let summary):
+            commitDone(id, folder: folder, store: store)
+            metrics.record(summary)
+            logger.info("done", metadata: ["file": "\(job.path)", "output": "\(folder)",
+                                           "frames": "\(summary.counts.decoded)", "truncated": "\(summary.input.truncated)"])
             notifier.status("idle (\((try? store.queueDepth()) ?? 0) queued)")
-            sweepRetention()
-        } catch is PipelineCancelled {
+        case .cancelled:
             try? store.requeue(id)
             logger.info("interrupted by shutdown; the job stays queued", metadata: ["file": "\(job.path)"])
-        } catch {
+        case .failed(let reason, let transient) where transient:
+            deferTransient(job, reason: reason, store: store)
+        case .notStarted(let reason):
+            deferTransient(job, reason: reason, store: store)
+        case .failed(let reason, _):
             if !FileManager.default.fileExists(atPath: job.path) {
                 try? store.markSkipped(id, reason: "the file was deleted while it was processed")
                 logger.warning("skipped: file deleted while processing", metadata: ["file": "\(job.path)"])
             } else {
-                try? store.markFailed(id, error: "\(error)")
+                try? store.markFailed(id, error: reason)
                 metrics.recordError()
-                logger.error("failed", metadata: ["file": "\(job.path)", "error": "\(error)"])
+                logger.error("failed", metadata: ["file": "\(job.path)", "error": "\(reason)"])
+            }
+        case .crashed(let reason):
+            metrics.recordCrash()
+            let state = (try? store.endCrashedRun(id, reason: reason, maxAttempts: config.maxAttempts)) ?? .running
+            if state == .failed { metrics.recordError() }
+            logger.error(state == .failed ? "failed: the worker crashed on every attempt" : "the worker crashed; the job will be retried",
+                         metadata: ["file": "\(job.path)", "reason": "\(reason)", "attempt": "\(job.attempts)",
+                                    "max_attempts": "\(config.maxAttempts)"])
+        }
+        sweepRetention(store: store)
+    }
+
+    /// The outputs are durable; now the job is. A store that cannot be written (its disk full) is retried until it
+    /// can: giving up would leave the job `running`, redone after the next start.
+    private func commitDone(_ id: Int64, folder: String, store: JobStore) {
+        var delay = 1.0
+        while true {
+            do { try store.markDone(id, outputFolder: folder); return } catch {
+                logger.error("cannot record a finished job; retrying", metadata: ["job": "\(id)", "error": "\(error)"])
+                if stopping.load(ordering: .acquiring) { return }
+                Thread.sleep(forTimeInterval: delay)
+                delay = min(delay * 2, 60)
             }
         }
     }
 
-    /// Deletes outputs beyond the configured age or total size (never inputs unless configured).
-    func sweepRetention() {
+    private func deferTransient(_ job: Job, reason: String, store: JobStore) {
+        guard let id = job.id else { return }
+        let delay = TransientFailure.backoff(retry: job.retries + 1, base: config.retryBackoff, maximum: config.retryBackoffMax)
+        metrics.recordTransient()
+        do {
+            try store.deferTransient(id, reason: reason, delay: delay)
+            logger.warning("transient failure; the job will be retried", metadata: [
+                "file": "\(job.path)", "reason": "\(reason)", "retry_in_seconds": "\(Int(delay))", "retries": "\(job.retries + 1)"])
+        } catch {
+            // The store's own disk may be the full one: the job stays running and is requeued at the next start.
+            logger.error("cannot defer a job after a transient failure", metadata: ["file": "\(job.path)", "error": "\(error)"])
+        }
+        updateFreeSpace()
+    }
+
+    // MARK: - Disk space and retention
+
+    /// Reads free space on the output and state disks, updates the metric and the readiness reason; returns the
+    /// reason when either is under `min_free_gb`.
+    @discardableResult
+    func updateFreeSpace() -> String? {
+        var reason: String?
+        for (disk, folder) in [("output", config.output), ("state", config.state)] {
+            guard let free = DiskSpace.freeBytes(folder) else { continue }
+            metrics.freeBytes[disk]?.record(Double(free))
+            let needed = config.minFreeGB * 1e9
+            if Double(free) < needed, reason == nil {
+                reason = String(format: "only %.3f GB free on the %@ disk (%@), min_free_gb is %g", Double(free) / 1e9,
+                                disk, folder, config.minFreeGB)
+            }
+        }
+        let previous = lowSpace.withLock { value -> String? in
+            let old = value
+            value = reason
+            return old
+        }
+        if let reason, previous == nil {
+            logger.warning("low disk space: no new job starts until space returns", metadata: ["reason": "\(reason)"])
+        } else if reason == nil, previous != nil {
+            logger.notice("disk space is back: processing resumes")
+        }
+        return reason
+    }
+
+    /// As Frigate does when space runs out: delete the oldest outputs until free space is back above `min_free_gb`
+    /// (one sweep at a time, in the background).
+    private func startSpaceSweep(store: JobStore) {
+        guard config.retention.freeSpaceSweep, !sweeping.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        DispatchQueue.global().async { [self] in
+            defer { sweeping.store(false, ordering: .releasing) }
+            let needed = config.minFreeGB * 1e9
+            let outputDisk = config.output
+            do {
+                let deleted = try sweeper(store: store).sweepOldest(while: {
+                    Double(DiskSpace.freeBytes(outputDisk) ?? UInt64.max) < needed
+                })
+                for path in deleted { logger.warning("low disk space: deleted the oldest output", metadata: ["output": "\(path)"]) }
+            } catch {
+                logger.warning("low-space sweep failed", metadata: ["error": "\(error)"])
+            }
+            if updateFreeSpace() == nil { work.signal() }
+        }
+    }
+
+    func sweeper(store: JobStore) -> RetentionSweeper {
+        let r = config.retention
+        let logger = self.logger
+        return RetentionSweeper(
+            outputRoot: config.output, maxAgeDays: r.maxAgeDays, maxTotalGB: r.maxTotalGB,
+            isOurs: { (try? store.isDoneOutput($0)) ?? false },
+            willDelete: { path in
+                do { try store.markOutputsRemoved([path]) } catch {
+                    logger.warning("retention: cannot record a deletion", metadata: ["output": "\(path)", "error": "\(error)"])
+                }
+            })
+    }
+
+    /// Deletes outputs beyond the configured age or total size (inputs are never deleted) and what dead runs left.
+    func sweepRetention(store: JobStore) {
         let r = config.retention
         guard r.maxAgeDays != nil || r.maxTotalGB != nil else { return }
         do {
-            let deleted = try RetentionSweeper(outputRoot: config.output, maxAgeDays: r.maxAgeDays, maxTotalGB: r.maxTotalGB).sweep()
+            let deleted = try sweeper(store: store).sweep()
             for path in deleted { logger.info("retention: deleted an old output", metadata: ["output": "\(path)"]) }
         } catch {
             logger.warning("retention sweep failed", metadata: ["error": "\(error)"])
         }
     }
+
+    /// The invariant "a done job has its output folder": one whose folder vanished (without retention deleting it)
+    /// is queued again, and said so, never silently lost.
+    private func checkDoneOutputs(store: JobStore) {
+        do {
+            for job in try store.doneWithOutputs() {
+                guard let folder = job.outputFolder, let id = job.id else { continue }
+                if FileManager.default.fileExists(atPath: folder) { continue }
+                try store.requeueLostOutput(id)
+                logger.warning("a done job's output folder is missing; queued again", metadata: ["file": "\(job.path)", "output": "\(folder)"])
+                work.signal()
+            }
+        } catch {
+            logger.warning("cannot check the done jobs' outputs", metadata: ["error": "\(error)"])
+        }
+    }
+
+    // MARK: - Signals and reload
 
     /// SIGHUP: re-read the file; processing settings apply to the next job, other keys need a restart.
     private func reload() {
@@ -242,11 +424,19 @@ public final class DaemonService: @unchecked Sendable {
             if fresh.model != config.model { needRestart.append("model") }
             if fresh.workers != config.workers { needRestart.append("workers") }
             if fresh.threads != config.threads { needRestart.append("threads") }
-            if fresh.httpAddress != config.httpAddress { needRestart.append("http.address") }
+            if fresh.httpAddress != config.httpAddress || fresh.httpIdleTimeout != config.httpIdleTimeout
+                || fresh.httpMaxConnections != config.httpMaxConnections { needRestart.append("http") }
             if fresh.logFormat != config.logFormat || fresh.logLevel != config.logLevel { needRestart.append("log") }
             if fresh.retention != config.retention { needRestart.append("retention") }
             if fresh.quietPeriod != config.quietPeriod { needRestart.append("quiet_period") }
             if fresh.maxAttempts != config.maxAttempts { needRestart.append("max_attempts") }
+            if fresh.stallTimeout != config.stallTimeout { needRestart.append("stall_timeout") }
+            if fresh.workerMemoryMB != config.workerMemoryMB { needRestart.append("worker_memory_mb") }
+            if fresh.minFreeGB != config.minFreeGB { needRestart.append("min_free_gb") }
+            if fresh.rescanInterval != config.rescanInterval { needRestart.append("rescan_interval") }
+            if fresh.retryBackoff != config.retryBackoff || fresh.retryBackoffMax != config.retryBackoffMax {
+                needRestart.append("retry_backoff")
+            }
             DispatchQueue.global().async { [self] in self.rescan?() }
             logger.info("configuration reloaded", metadata: [
                 "applied": "process, thresholds",

@@ -7,15 +7,16 @@ public enum EnvironmentOverrides {
     /// Variable → key path, for every key that can be overridden.
     public static let keys: [String: [String]] = {
         var k: [String: [String]] = [:]
-        for top in ["output", "state", "model", "quiet_period", "threads", "workers", "max_attempts"] {
+        for top in ["output", "state", "model", "quiet_period", "threads", "workers", "max_attempts", "stall_timeout",
+                    "worker_memory_mb", "min_free_gb", "rescan_interval", "retry_backoff", "retry_backoff_max"] {
             k["SNNA_" + top.uppercased()] = [top]
         }
         for p in ["predict_stride", "explain_stride", "method", "explain_target", "samples", "seed", "threshold", "size",
-                  "batch", "video", "heatmaps", "heat_opacity"] {
+                  "batch", "video", "heatmaps", "heat_opacity", "max_frame_pixels"] {
             k["SNNA_PROCESS_" + p.uppercased()] = ["process", p]
         }
-        for r in ["max_age_days", "max_total_gb", "delete_inputs"] { k["SNNA_RETENTION_" + r.uppercased()] = ["retention", r] }
-        k["SNNA_HTTP_ADDRESS"] = ["http", "address"]
+        for r in ["max_age_days", "max_total_gb", "free_space_sweep"] { k["SNNA_RETENTION_" + r.uppercased()] = ["retention", r] }
+        for h in ["address", "idle_timeout", "max_connections"] { k["SNNA_HTTP_" + h.uppercased()] = ["http", h] }
         k["SNNA_LOG_FORMAT"] = ["log", "format"]
         k["SNNA_LOG_LEVEL"] = ["log", "level"]
         return k

@@ -1,14 +1,17 @@
+import Crypto
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
 
-/// A fast content fingerprint for large video files: the file size plus a 64-bit FNV-1a hash of the first and last
-/// 1 MiB and of 16 evenly spaced 64 KiB samples in between (the whole file when it is no bigger than that).
+/// The content fingerprint that makes "exactly once" work: the file size plus SHA-256 (swift-crypto) of the size, the
+/// first and last 1 MiB and 16 evenly spaced 64 KiB samples in between (the whole file when it is no bigger than that).
 /// Reads at most 3 MiB whatever the file size, and changes when the content changes in practice (a dashcam file
-/// that is rewritten, appended to or truncated changes its size, its tail or its samples).
-/// Format: `<size in hex>-<16 hex digits>`, e.g. `2f5a10-9c1e0d4b7a3f2210`.
+/// that is rewritten, appended to or truncated changes its size, its tail or its samples). A cryptographic hash, so
+/// two different recordings never share a fingerprint by accident, and the 64 bits of it in an output folder's name
+/// (`shortID`) cannot collide in any real archive.
+/// Format: `<size in hex>-<64 hex digits>`.
 public enum Fingerprint {
     static let edgeBytes = 1 << 20      // first and last 1 MiB
     static let sampleBytes = 64 << 10   // 64 KiB samples
@@ -38,8 +41,10 @@ public enum Fingerprint {
         return r.count == sampleCount + 2 ? r[1...sampleCount].map(\.offset) : []
     }
 
+    /// The fingerprint of the regular file at `path`. A FIFO, socket or device is refused without ever being read
+    /// (opened non-blocking, without following a symlink, and checked with fstat on the descriptor itself).
     public static func of(path: String) throws -> String {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { throw StoreError("cannot fingerprint \(path): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         var st = stat()
@@ -49,12 +54,15 @@ public enum Fingerprint {
         guard (st.st_mode & S_IFMT) == S_IFREG else { throw StoreError("cannot fingerprint \(path): not a regular file") }
         let size = Int64(st.st_size)
 
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        // Mix the size in first, so files differing only past the sampled regions still differ when sizes do.
-        withUnsafeBytes(of: size.littleEndian) { hash = fnv1a(hash, $0) }
-        var buffer = [UInt8](repeating: 0, count: edgeBytes)
-        for region in regions(size: size) {
+        var hasher = SHA256()
+        // The size goes in first, so files differing only past the sampled regions still differ when sizes do.
+        withUnsafeBytes(of: size.littleEndian) { hasher.update(bufferPointer: $0) }
+        let plan = regions(size: size)
+        // One buffer as large as the largest region: the whole-file case hashes up to 3 MiB in one region.
+        var buffer = [UInt8](repeating: 0, count: plan.map(\.length).max() ?? 0)
+        for region in plan {
             let got = try buffer.withUnsafeMutableBytes { raw -> Int in
+                precondition(region.length <= raw.count)
                 var done = 0
                 while done < region.length {
                     let n = pread(fd, raw.baseAddress! + done, region.length - done, off_t(region.offset) + off_t(done))
@@ -65,26 +73,21 @@ public enum Fingerprint {
                     if n == 0 { break }   // the file shrank while we read it: hash what is there
                     done += n
                 }
-                hash = fnv1a(hash, UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(raw)[0..<done]))
+                hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(raw)[0..<done]))
                 return done
             }
             if got < region.length { break }
         }
-        return String(size, radix: 16) + "-" + hex16(hash)
+        let digest = hasher.finalize().map { byte in
+            let s = String(byte, radix: 16)
+            return byte < 16 ? "0" + s : s
+        }.joined()
+        return String(size, radix: 16) + "-" + digest
     }
 
-    @inline(__always)
-    static func fnv1a(_ seed: UInt64, _ bytes: UnsafeRawBufferPointer) -> UInt64 {
-        var h = seed
-        for b in bytes {
-            h ^= UInt64(b)
-            h = h &* 0x0000_0100_0000_01b3
-        }
-        return h
-    }
-
-    static func hex16(_ v: UInt64) -> String {
-        let s = String(v, radix: 16)
-        return String(repeating: "0", count: 16 - s.count) + s
+    /// 64 bits of the fingerprint's hash (16 hex digits), for output folder names.
+    public static func shortID(_ fingerprint: String) -> String {
+        let hash = fingerprint.split(separator: "-").last.map(String.init) ?? fingerprint
+        return String(hash.prefix(16))
     }
 }

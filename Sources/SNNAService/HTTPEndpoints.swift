@@ -10,6 +10,10 @@ struct CurrentWork: Codable, Sendable {
     var frames: Int
     var expected: Int?
     var started: Date
+    /// When the worker last reported progress (the watchdog's and the stall check's measure).
+    var lastProgress: Date
+    /// The worker process's pid.
+    var worker: Int32?
 }
 
 /// `/healthz`, `/readyz`, `/metrics`, `/status`, `/api/jobs` on Hummingbird, bound to `http.address`

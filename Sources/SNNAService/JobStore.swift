@@ -28,6 +28,13 @@ public struct Job: Codable, Sendable, Equatable, FetchableRecord, MutablePersist
     public var finishedAt: Date?
     public var error: String?
     public var outputFolder: String?
+    /// Transient failures (a full disk, too many open files) so far: a budget separate from `attempts`, which
+    /// counts only runs that failed for reasons of the input or the worker.
+    public var retries: Int = 0
+    /// A queued job is not claimed before this date (the backoff after a transient failure).
+    public var notBefore: Date?
+    /// When retention deleted the output folder: a done job without its folder is then not "lost".
+    public var outputRemovedAt: Date?
 
     public static var databaseTableName: String { "jobs" }
     public static func databaseDateEncodingStrategy(for column: String) -> DatabaseDateEncodingStrategy {
@@ -42,13 +49,17 @@ public struct Job: Codable, Sendable, Equatable, FetchableRecord, MutablePersist
     public enum Columns {
         public static let id = Column("id"), path = Column("path"), fingerprint = Column("fingerprint")
         public static let state = Column("state"), size = Column("size"), mtime = Column("mtime")
+        public static let notBefore = Column("notBefore"), outputFolder = Column("outputFolder")
+        public static let outputRemovedAt = Column("outputRemovedAt")
     }
 }
 
 /// The durable job table of the daemon: `<folder>/jobs.sqlite` (SQLite in WAL mode through GRDB).
 ///
 /// Every mutation is one IMMEDIATE transaction, so it is atomic across threads of this process and across
-/// processes sharing the file (a 10 s busy timeout covers the latter).
+/// processes sharing the file (a 10 s busy timeout covers the latter; `snna jobs retry` writes while the daemon runs).
+/// `synchronous` is pinned to FULL: in WAL mode NORMAL may lose the last commits on power loss, and a job committed
+/// as done must stay done (docs/daemon.md, "Durability").
 public final class JobStore: Sendable {
     public let path: String
     let db: DatabaseQueue
@@ -71,6 +82,8 @@ public final class JobStore: Sendable {
         config.label = "snna.jobs"
         do {
             db = try DatabaseQueue(path: path, configuration: config)
+            // After GRDB's WAL set-up, which chooses NORMAL (a queue has one connection, so this holds for good).
+            try db.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
             try Self.migrator.migrate(db)
         } catch {
             throw StoreError("cannot open job database \(path): \(Self.reason(error))")
@@ -97,6 +110,13 @@ public final class JobStore: Sendable {
             }
             try db.create(index: "jobs_fingerprint_state", on: "jobs", columns: ["fingerprint", "state"])
             try db.create(index: "jobs_state_id", on: "jobs", columns: ["state", "id"])
+        }
+        m.registerMigration("v2-retries") { db in
+            try db.alter(table: "jobs") { t in
+                t.add(column: "retries", .integer).notNull().defaults(to: 0)
+                t.add(column: "notBefore", .double)
+                t.add(column: "outputRemovedAt", .double)
+            }
         }
         return m
     }
@@ -126,7 +146,7 @@ public final class JobStore: Sendable {
                 try Self.supersede(db, path: path, fingerprint: fingerprint, now: now)
                 var j = failed
                 j.path = path; j.size = size; j.mtime = mtime
-                j.state = .queued; j.attempts = 0; j.updatedAt = now
+                j.state = .queued; j.attempts = 0; j.retries = 0; j.notBefore = nil; j.updatedAt = now
                 j.startedAt = nil; j.finishedAt = nil; j.error = nil; j.outputFolder = nil
                 try j.update(db)
                 return j
@@ -134,7 +154,7 @@ public final class JobStore: Sendable {
             try Self.supersede(db, path: path, fingerprint: fingerprint, now: now)
             var j = Job(id: nil, path: path, size: size, mtime: mtime, fingerprint: fingerprint, state: .queued,
                         attempts: 0, createdAt: now, updatedAt: now, startedAt: nil, finishedAt: nil, error: nil,
-                        outputFolder: nil)
+                        outputFolder: nil, retries: 0, notBefore: nil, outputRemovedAt: nil)
             try j.insert(db)
             return j
         }
@@ -152,14 +172,16 @@ public final class JobStore: Sendable {
     /// Takes the oldest queued job: running, attempts + 1, startedAt = now, in one transaction (two workers,
     /// threads or processes, never get the same job). A queued job whose content meanwhile got `done` under another
     /// job (the file was renamed or copied) is marked `skipped` instead and the next one is taken.
-    public func claimNext() throws -> Job? {
+    public func claimNext(now: Date = Date()) throws -> Job? {
         try write { db in
             // A queued job whose content is being processed right now (the same file under another name) waits:
             // once that run is done it is skipped below, so identical content never runs twice at once.
             let running = Set(try Job.filter(Job.Columns.state == JobState.running).fetchAll(db).map(\.fingerprint))
-            let queued = try Job.filter(Job.Columns.state == JobState.queued).order(Job.Columns.id).fetchAll(db)
+            let queued = try Job.filter(Job.Columns.state == JobState.queued
+                                        && (Job.Columns.notBefore == nil
+                                            || Job.Columns.notBefore <= now.timeIntervalSinceReferenceDate))
+                .order(Job.Columns.id).fetchAll(db)
             for var j in queued where !running.contains(j.fingerprint) {
-                let now = Date()
                 if let done = try Job.filter(Job.Columns.fingerprint == j.fingerprint
                                              && Job.Columns.state == JobState.done).fetchOne(db) {
                     j.state = .skipped; j.updatedAt = now; j.finishedAt = now
@@ -168,7 +190,7 @@ public final class JobStore: Sendable {
                     continue
                 }
                 j.state = .running; j.attempts += 1; j.startedAt = now; j.updatedAt = now
-                j.finishedAt = nil; j.error = nil
+                j.finishedAt = nil; j.error = nil; j.notBefore = nil
                 try j.update(db)
                 return j
             }
@@ -185,7 +207,9 @@ public final class JobStore: Sendable {
     }
 
     public func markDone(_ id: Int64, outputFolder: String) throws {
-        try finish(id, verb: "mark done") { j in j.state = .done; j.outputFolder = outputFolder; j.error = nil }
+        try finish(id, verb: "mark done") { j in
+            j.state = .done; j.outputFolder = outputFolder; j.error = nil; j.outputRemovedAt = nil
+        }
     }
 
     public func markFailed(_ id: Int64, error: String) throws {
@@ -217,6 +241,116 @@ public final class JobStore: Sendable {
             }
             j.state = .queued; j.attempts = max(0, j.attempts - 1); j.startedAt = nil; j.updatedAt = Date()
             try j.update(db)
+        }
+    }
+
+    /// running → queued after a transient failure (a full disk, too many open files): the attempt is given back,
+    /// `retries` counts up, and the job is not claimed before `now + delay`. Returns the job as stored.
+    @discardableResult
+    public func deferTransient(_ id: Int64, reason: String, delay: Double, now: Date = Date()) throws -> Job {
+        try write { db in
+            guard var j = try Job.fetchOne(db, key: id) else { throw StoreError("cannot defer job \(id): no such job") }
+            guard j.state == .running else { throw StoreError("cannot defer job \(id): it is \(j.state.rawValue), not running") }
+            j.state = .queued; j.attempts = max(0, j.attempts - 1); j.retries += 1
+            j.startedAt = nil; j.updatedAt = now; j.notBefore = now.addingTimeInterval(delay)
+            j.error = "will retry after a transient failure: \(reason)"
+            try j.update(db)
+            return j
+        }
+    }
+
+    /// running → queued (or failed once `maxAttempts` runs have ended this way) after the job's worker died or
+    /// hung: the attempt counts, the reason is kept in `error`. Returns the new state.
+    public func endCrashedRun(_ id: Int64, reason: String, maxAttempts: Int) throws -> JobState {
+        try write { db in
+            guard var j = try Job.fetchOne(db, key: id) else { throw StoreError("cannot requeue job \(id): no such job") }
+            guard j.state == .running else { return j.state }
+            let now = Date()
+            j.updatedAt = now; j.startedAt = nil
+            if j.attempts >= maxAttempts {
+                j.state = .failed; j.finishedAt = now
+                j.error = "\(reason) (attempt \(j.attempts) of \(maxAttempts))"
+            } else {
+                j.state = .queued
+                j.error = "\(reason) (attempt \(j.attempts) of \(maxAttempts); will retry)"
+            }
+            try j.update(db)
+            return j.state
+        }
+    }
+
+    /// failed → queued with a fresh budget (`snna jobs retry`). Throws when the job does not exist or is not failed.
+    @discardableResult
+    public func retry(_ id: Int64) throws -> Job {
+        try write { db in
+            guard var j = try Job.fetchOne(db, key: id) else { throw StoreError("no job \(id)") }
+            guard j.state == .failed else { throw StoreError("job \(id) is \(j.state.rawValue), not failed") }
+            Self.resetForRetry(&j)
+            try j.update(db)
+            return j
+        }
+    }
+
+    /// Every failed job → queued with a fresh budget. Returns the jobs queued again.
+    public func retryAllFailed() throws -> [Job] {
+        try write { db in
+            var out: [Job] = []
+            for var j in try Job.filter(Job.Columns.state == JobState.failed).order(Job.Columns.id).fetchAll(db) {
+                Self.resetForRetry(&j)
+                try j.update(db)
+                out.append(j)
+            }
+            return out
+        }
+    }
+
+    private static func resetForRetry(_ j: inout Job) {
+        j.state = .queued; j.attempts = 0; j.retries = 0; j.notBefore = nil
+        j.startedAt = nil; j.finishedAt = nil; j.error = nil; j.outputFolder = nil; j.updatedAt = Date()
+    }
+
+    /// The earliest date a deferred queued job may run (nil when none waits): workers sleep until then.
+    public func nextDeferredDate() throws -> Date? {
+        try read { db in
+            try Double.fetchOne(db, sql: "SELECT MIN(notBefore) FROM jobs WHERE state = 'queued' AND notBefore IS NOT NULL")
+                .map { Date(timeIntervalSinceReferenceDate: $0) }
+        }
+    }
+
+    /// Done jobs whose output folder should exist (retention did not remove it), for the start-up check that a
+    /// done job has its outputs.
+    public func doneWithOutputs() throws -> [Job] {
+        try read { db in
+            try Job.filter(Job.Columns.state == JobState.done && Job.Columns.outputRemovedAt == nil
+                           && Job.Columns.outputFolder != nil).order(Job.Columns.id).fetchAll(db)
+        }
+    }
+
+    /// done → queued: its output folder is gone though retention did not remove it (e.g. lost to a power cut).
+    public func requeueLostOutput(_ id: Int64) throws {
+        try write { db in
+            guard var j = try Job.fetchOne(db, key: id), j.state == .done else { return }
+            let now = Date()
+            j.state = .queued; j.attempts = 0; j.retries = 0; j.notBefore = nil; j.startedAt = nil; j.finishedAt = nil
+            j.error = "queued again: its output folder \(j.outputFolder ?? "") was missing"
+            j.outputFolder = nil; j.updatedAt = now
+            try j.update(db)
+        }
+    }
+
+    /// Records that retention deleted these output folders (so the jobs stay done, their outputs known removed).
+    public func markOutputsRemoved(_ folders: [String], now: Date = Date()) throws {
+        guard !folders.isEmpty else { return }
+        try write { db in
+            try Job.filter(folders.contains(Job.Columns.outputFolder) && Job.Columns.state == JobState.done)
+                .updateAll(db, [Job.Columns.outputRemovedAt.set(to: now.timeIntervalSinceReferenceDate)])
+        }
+    }
+
+    /// The output folders of done jobs (retention uses them to tell snna's folders from anything else).
+    public func isDoneOutput(_ folder: String) throws -> Bool {
+        try read { db in
+            try Job.filter(Job.Columns.outputFolder == folder && Job.Columns.state == JobState.done).fetchCount(db) > 0
         }
     }
 
@@ -279,6 +413,11 @@ public final class JobStore: Sendable {
         do { return try db.write(body) } catch let e as StoreError { throw e } catch {
             throw StoreError("job database \(path): \(Self.reason(error))")
         }
+    }
+
+    /// SQLite's `synchronous` in effect (2: FULL).
+    func synchronousLevel() throws -> Int? {
+        try read { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") }
     }
 
     /// The SQLite journal mode in effect ("wal").

@@ -1,23 +1,92 @@
 import Foundation
+import SNNAPipeline
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #endif
 
-/// Output retention: removes finished output folders by age, then by total size (oldest first).
+/// Output retention: removes finished output folders by age, then by total size, or while free space is short
+/// (oldest first).
 ///
-/// Only direct children of `outputRoot` that are real folders are candidates; hidden names (starting with '.') are
-/// in-progress outputs or locks and are never touched, and symlinks are neither followed nor deleted. Deletion walks
-/// with directory file descriptors (`openat(O_NOFOLLOW)`, `unlinkat`), so a symlink inside an output folder is
-/// removed as a link and its target is never entered. Sizes count regular-file bytes; 1 GB = 10^9 bytes.
+/// Only folders snna made are candidates: direct children of `outputRoot` that are real folders holding the output
+/// marker (`OutputFolder.markerName`) or that `isOurs` accepts (the daemon: the output of a done job, for folders
+/// written before the marker existed). Hidden names (starting with '.') are in-progress outputs or locks and are
+/// never treated as outputs, and symlinks are neither followed nor deleted. Deletion walks with directory file
+/// descriptors (`openat(O_NOFOLLOW)`, `unlinkat`), so a symlink inside an output folder is removed as a link and its
+/// target is never entered. `willDelete` is called before each deletion (the daemon records it in the job store
+/// first, so a crash in between never leaves a done job that looks lost). Sizes count regular-file bytes;
+/// 1 GB = 10^9 bytes.
 public struct RetentionSweeper: Sendable {
     public let outputRoot: String
     public let maxAgeDays: Double?
     public let maxTotalGB: Double?
+    public let isOurs: @Sendable (String) -> Bool
+    public let willDelete: @Sendable (String) -> Void
 
-    public init(outputRoot: String, maxAgeDays: Double?, maxTotalGB: Double?) {
+    public init(outputRoot: String, maxAgeDays: Double?, maxTotalGB: Double?,
+                isOurs: @escaping @Sendable (String) -> Bool = { _ in false },
+                willDelete: @escaping @Sendable (String) -> Void = { _ in }) {
         self.outputRoot = outputRoot
         self.maxAgeDays = maxAgeDays
         self.maxTotalGB = maxTotalGB
+        self.isOurs = isOurs
+        self.willDelete = willDelete
+    }
+
+    /// The output folders retention may delete, oldest first.
+    func candidates(_ root: Int32) throws -> [Entry] {
+        let prefix = outputRoot.hasSuffix("/") ? outputRoot : outputRoot + "/"
+        return try Self.list(root, path: outputRoot)
+            .filter { !$0.name.hasPrefix(".") && ($0.mode & S_IFMT) == S_IFDIR }
+            .filter { OutputFolder.isMarked(prefix + $0.name) || isOurs(prefix + $0.name) }
+            .sorted { ($0.mtime, $0.name) < ($1.mtime, $1.name) }
+    }
+
+    /// Deletes the oldest output folders, one at a time, while `needMore()` says space is still short. Returns the
+    /// deleted paths.
+    public func sweepOldest(while needMore: () -> Bool) throws -> [String] {
+        let root = open(outputRoot, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if root < 0 {
+            if errno == ENOENT { return [] }
+            throw StoreError("retention: cannot open output folder \(outputRoot): \(Self.errnoText())")
+        }
+        defer { close(root) }
+        let prefix = outputRoot.hasSuffix("/") ? outputRoot : outputRoot + "/"
+        var deleted: [String] = []
+        for c in try candidates(root) {
+            guard needMore() else { break }
+            willDelete(prefix + c.name)
+            try Self.removeTree(parent: root, name: c.name, path: prefix + c.name)
+            deleted.append(prefix + c.name)
+        }
+        return deleted
+    }
+
+    /// Removes what dead runs left behind: `.<name>.partial-<pid>` folders whose process is gone, and `.<name>.lock`
+    /// files nobody holds (taken with flock before the unlink, so a run that holds one is never disturbed; a run
+    /// that opens a lock file just as it is unlinked notices and opens it anew, see `OutputFolder`). Returns the
+    /// removed paths.
+    public func reclaimLeftovers() -> [String] {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: outputRoot) else { return [] }
+        var removed: [String] = []
+        let prefix = outputRoot.hasSuffix("/") ? outputRoot : outputRoot + "/"
+        for entry in entries where entry.hasPrefix(".") {
+            let path = prefix + entry
+            if let range = entry.range(of: ".partial-", options: .backwards), let pid = Int32(entry[range.upperBound...]) {
+                if pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH {
+                    try? FileManager.default.removeItem(atPath: path)
+                    removed.append(path)
+                }
+            } else if entry.hasSuffix(".lock") {
+                let fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC)
+                guard fd >= 0 else { continue }
+                if flock(fd, LOCK_EX | LOCK_NB) == 0 {
+                    unlink(path)
+                    removed.append(path)
+                }
+                close(fd)
+            }
+        }
+        return removed
     }
 
     struct Entry { let name: String; let mode: mode_t; let size: Int64; let mtime: Double }
@@ -33,15 +102,14 @@ public struct RetentionSweeper: Sendable {
         }
         defer { close(root) }
 
-        var candidates = try Self.list(root, path: outputRoot)
-            .filter { !$0.name.hasPrefix(".") && ($0.mode & S_IFMT) == S_IFDIR }
-            .sorted { ($0.mtime, $0.name) < ($1.mtime, $1.name) }
+        var candidates = try candidates(root)
         var deleted: [String] = []
         let prefix = outputRoot.hasSuffix("/") ? outputRoot : outputRoot + "/"
 
         if let days = maxAgeDays {
             let cutoff = now.timeIntervalSince1970 - days * 86_400
             for c in candidates where c.mtime < cutoff {
+                willDelete(prefix + c.name)
                 try Self.removeTree(parent: root, name: c.name, path: prefix + c.name)
                 deleted.append(prefix + c.name)
             }
@@ -54,6 +122,7 @@ public struct RetentionSweeper: Sendable {
             var total = sizes.reduce(0, +)
             var i = 0
             while total > limit && i < candidates.count {
+                willDelete(prefix + candidates[i].name)
                 try Self.removeTree(parent: root, name: candidates[i].name, path: prefix + candidates[i].name)
                 deleted.append(prefix + candidates[i].name)
                 total -= sizes[i]

@@ -13,6 +13,10 @@ final class ServiceMetrics: Sendable {
     let queueDepth: Gauge
     let files: [JobState: Gauge]
     let stageSeconds: [String: DurationHistogram]
+    let workerCrashes: Counter
+    let transientFailures: Counter
+    /// Free bytes on the output and state disks (`disk` label), refreshed every few seconds.
+    let freeBytes: [String: Gauge]
 
     static let stages = ["decode", "prepare", "predict", "explain", "overlay", "encode"]
 
@@ -22,6 +26,16 @@ final class ServiceMetrics: Sendable {
         framesExplained = registry.makeCounter(name: "snna_frames_explained_total", help: "Frames explained")
         lastErrorTime = registry.makeGauge(name: "snna_last_error_timestamp_seconds", help: "Unix time of the last failed job")
         queueDepth = registry.makeGauge(name: "snna_queue_depth", help: "Jobs waiting")
+        workerCrashes = registry.makeCounter(name: "snna_worker_crashes_total",
+                                             help: "Worker processes that died by a signal, hung or exceeded their memory limit")
+        transientFailures = registry.makeCounter(name: "snna_transient_failures_total",
+                                                 help: "Jobs deferred after a transient failure (full disk, too many open files, I/O error)")
+        var free: [String: Gauge] = [:]
+        for disk in ["output", "state"] {
+            free[disk] = registry.makeGauge(name: "snna_free_bytes", labels: [("disk", disk)],
+                                            help: "Free bytes on the output and state disks")
+        }
+        freeBytes = free
         var files: [JobState: Gauge] = [:]
         for state in JobState.allCases {
             files[state] = registry.makeGauge(name: "snna_files", labels: [("state", state.rawValue)], help: "Files by job state")
@@ -56,4 +70,6 @@ final class ServiceMetrics: Sendable {
     }
 
     func recordError() { lastErrorTime.set(Date().timeIntervalSince1970) }
+    func recordCrash() { workerCrashes.increment() }
+    func recordTransient() { transientFailures.increment() }
 }

@@ -89,7 +89,39 @@ import Testing
         }
         let entries = try FileManager.default.contentsOfDirectory(atPath: r).filter { !$0.hasSuffix(".lock") }
         #expect(entries == ["clip"])
-        #expect(try FileManager.default.contentsOfDirectory(atPath: r + "/clip") == ["b.txt"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: r + "/clip").sorted() == [OutputFolder.markerName, "b.txt"])
+    }
+
+    @Test func aFolderIsNeverReplacedByAnotherInputsResult() throws {
+        let r = root()
+        do {
+            let first = try OutputFolder(root: r, name: "clip-1", identity: "fingerprint-A")
+            try Data("A".utf8).write(to: URL(fileURLWithPath: first.path("a.txt")))
+            try first.commit()
+        }
+        #expect(OutputFolder.identity(of: r + "/clip-1") == "fingerprint-A" && OutputFolder.isMarked(r + "/clip-1"))
+        let other = try OutputFolder(root: r, name: "clip-1", identity: "fingerprint-B")
+        try Data("B".utf8).write(to: URL(fileURLWithPath: other.path("b.txt")))
+        #expect(throws: PipelineError.self) { try other.commit() }
+        other.abandon()
+        #expect(FileManager.default.fileExists(atPath: r + "/clip-1/a.txt"))
+        // The same input again replaces its own result.
+        let same = try OutputFolder(root: r, name: "clip-1", identity: "fingerprint-A")
+        try Data("A2".utf8).write(to: URL(fileURLWithPath: same.path("a2.txt")))
+        try same.commit()
+        #expect(FileManager.default.fileExists(atPath: r + "/clip-1/a2.txt"))
+    }
+
+    @Test func longNamesAreCutToFitNameMaxWithTheirSuffix() throws {
+        let stem = String(repeating: "é", count: 125)   // 250 bytes
+        let name = OutputFolder.name(stem: stem, suffix: "-0123456789abcdef")
+        #expect(name.utf8.count <= OutputFolder.maxNameBytes && name.hasSuffix("-0123456789abcdef"))
+        #expect(name.hasPrefix("éé") && String(name.dropLast(17)).allSatisfy { $0 == "é" })
+        let r = root()
+        let folder = try OutputFolder(root: r, name: name)
+        try folder.commit()
+        #expect(FileManager.default.fileExists(atPath: r + "/" + name))
+        #expect(throws: PipelineError.self) { _ = try OutputFolder(root: r, name: stem + stem) }
     }
 
     @Test func abandoningDeletesEverythingAndASecondWriterIsRefused() throws {

@@ -26,6 +26,51 @@ import Testing
         #expect(c.watch == [.init(path: "/srv/dashcam", recursive: true, patterns: ServiceConfig.defaultPatterns)])
         #expect(c.process == ProcessSettings())
         #expect(c.httpAddress == "127.0.0.1:8736" && c.workers == 1 && c.quietPeriod == 10)
+        // The shipped file spells out every default, so an operator reads what the daemon does.
+        var defaults = ServiceConfig()
+        defaults.watch = c.watch
+        defaults.model = c.model
+        #expect(c == defaults)
+    }
+
+    /// Retention deletes under `output`; the watcher reads under `watch`: no overlap that would make either destroy
+    /// or re-read the daemon's own files passes (issue 14 §5), with the keys named.
+    @Test(arguments: [
+        ("watch: [/d/cam]\noutput: /d/out\nstate: /d/out/state\nmodel: /d/m.st", "'output', 'state'"),
+        ("watch: [/d/cam]\noutput: /d/out\nstate: /d/out\nmodel: /d/m.st", "'output', 'state'"),
+        ("watch: [/d/cam]\noutput: /d/state/out\nstate: /d/state\nmodel: /d/m.st", "'output', 'state'"),
+        ("watch: [/d/cam]\noutput: /d/out\nstate: /d/state\nmodel: /d/out/models/m.st", "'output', 'model'"),
+        ("watch: [/d/out/cam]\noutput: /d/out\nstate: /d/state\nmodel: /d/m.st", "'output', 'watch[0]'"),
+        ("watch: [/d/a, /d/out]\noutput: /d/out\nstate: /d/state\nmodel: /d/m.st", "'output', 'watch[1]'"),
+        ("watch: [/d/cam]\noutput: /d/cam/out\nstate: /d/state\nmodel: /d/m.st", "'output', 'watch[0]'"),
+        ("watch: [/d/state/cam]\noutput: /d/out\nstate: /d/state\nmodel: /d/m.st", "'state', 'watch[0]'"),
+        ("watch: [/d/cam]\noutput: /d/x/../out\nstate: /d/out/./s\nmodel: /d/m.st", "'output', 'state'"),
+    ])
+    func overlappingFoldersAreRefused(yaml: String, keys: String) {
+        let e = error(yaml)
+        #expect(e.contains(keys), "\(e)")
+    }
+
+    @Test func aSymlinkCannotHideAnOverlap() throws {
+        let dir = NSTemporaryDirectory() + "snna-overlap-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir + "/out", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: dir + "/alias", withDestinationPath: dir + "/out")
+        let e = error("watch: [/d/cam]\noutput: \(dir)/out\nstate: \(dir)/alias/state\nmodel: /d/m.st")
+        #expect(e.contains("'output', 'state'"), "\(e)")
+        #expect(error("watch: [/d/cam]\noutput: \(dir)/out\nstate: \(dir)/state\nmodel: /d/m.st") == "parsed")
+    }
+
+    @Test func hardeningKeysAreCheckedAndDeleteInputsIsGone() {
+        #expect(error(minimal + "\nstall_timeout: 1") .contains("'stall_timeout'"))
+        #expect(error(minimal + "\nworker_memory_mb: 10").contains("'worker_memory_mb'"))
+        #expect(error(minimal + "\nworker_memory_mb: null") == "parsed")
+        #expect(error(minimal + "\nmin_free_gb: -1").contains("'min_free_gb'"))
+        #expect(error(minimal + "\nrescan_interval: 0.5").contains("'rescan_interval'"))
+        #expect(error(minimal + "\nretry_backoff: 10\nretry_backoff_max: 5").contains("'retry_backoff_max'"))
+        #expect(error(minimal + "\nhttp: {max_connections: 0}").contains("'http.max_connections'"))
+        #expect(error(minimal + "\nretention: {delete_inputs: true}").contains("was removed"))
+        #expect(error(minimal + "\nprocess: {max_frame_pixels: 10}").contains("max frame pixels"))
+        #expect(error(minimal, env: ["SNNA_MIN_FREE_GB": "abc"]).contains("SNNA_MIN_FREE_GB"))
     }
 
     @Test func effectiveConfigurationRoundTripsThroughThePrinter() throws {

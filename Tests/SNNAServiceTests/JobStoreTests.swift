@@ -24,6 +24,7 @@ func makeTempFolder(_ tag: String) throws -> String {
         #expect(FileManager.default.fileExists(atPath: nested + "/jobs.sqlite"))
         #expect(try s.queueDepth() == 0)
         #expect(try s.journalMode() == "wal")
+        #expect(try s.synchronousLevel() == 2)   // FULL: a commit is fsynced before it returns
     }
 
     @Test func unwritableFolderIsAClearError() throws {
@@ -217,7 +218,8 @@ func makeTempFolder(_ tag: String) throws -> String {
         try Data(bytes).write(to: URL(fileURLWithPath: b))
         let fa = try Fingerprint.of(path: a)
         #expect(fa == (try Fingerprint.of(path: b)))
-        #expect(fa.hasPrefix(String(size, radix: 16) + "-") && fa.count == String(size, radix: 16).count + 17)
+        #expect(fa.hasPrefix(String(size, radix: 16) + "-") && fa.count == String(size, radix: 16).count + 65)
+        #expect(Fingerprint.shortID(fa).count == 16 && fa.hasSuffix(String(fa.suffix(64))))
 
         let offsets = Fingerprint.sampleOffsets(size: Int64(size))
         #expect(offsets.count == 16)
@@ -237,6 +239,47 @@ func makeTempFolder(_ tag: String) throws -> String {
         #expect(try Fingerprint.of(path: p) != f1)
         try Data().write(to: URL(fileURLWithPath: p))
         #expect(try Fingerprint.of(path: p).hasPrefix("0-"))
+    }
+
+    /// Files of 1 to 3 MiB are hashed whole, in one region up to 3 MiB long: the buffer must be that large (it was
+    /// 1 MiB, and reading 3 MiB into it corrupted memory). Each size at and around the boundaries, against an
+    /// independent SHA-256 (sha256sum) of the same bytes the fingerprint is defined over.
+    @Test(arguments: [(1 << 20) - 1, 1 << 20, (1 << 20) + 1, 943_718, 1_572_864, 3_040_870,
+                      (2 << 20) + 16 * (64 << 10) - 1, (2 << 20) + 16 * (64 << 10), (2 << 20) + 16 * (64 << 10) + 1])
+    func sizesAroundTheBufferBoundariesMatchAnIndependentHash(size: Int) throws {
+        let dir = try makeTempFolder("fp-sizes")
+        var bytes = [UInt8](repeating: 0, count: size)
+        var x: UInt64 = UInt64(size)
+        for i in 0..<size { x = x &* 6364136223846793005 &+ 1442695040888963407; bytes[i] = UInt8(x >> 56) }
+        let p = dir + "/clip.mp4"
+        try Data(bytes).write(to: URL(fileURLWithPath: p))
+        let fingerprint = try Fingerprint.of(path: p)
+        // What is hashed: the size (8 bytes little-endian), then each region's bytes.
+        var hashed = withUnsafeBytes(of: Int64(size).littleEndian) { Data($0) }
+        for region in Fingerprint.regions(size: Int64(size)) {
+            hashed.append(contentsOf: bytes[Int(region.offset)..<(Int(region.offset) + region.length)])
+        }
+        let input = dir + "/hashed.bin"
+        try hashed.write(to: URL(fileURLWithPath: input))
+        let sha = Process()
+        sha.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
+        sha.arguments = [input]
+        let out = Pipe()
+        sha.standardOutput = out
+        try sha.run()
+        sha.waitUntilExit()
+        let expected = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).prefix(64)
+        #expect(fingerprint == String(size, radix: 16) + "-" + expected)
+    }
+
+    @Test func aFIFOIsRefusedWithoutBlocking() throws {
+        let dir = try makeTempFolder("fp-fifo")
+        let p = dir + "/clip.mp4"
+        #expect(mkfifo(p, 0o644) == 0)
+        // With a blocking open this would wait forever for a writer.
+        #expect { _ = try Fingerprint.of(path: p) } throws: { e in
+            (e as? StoreError)?.message.contains("not a regular file") == true
+        }
     }
 
     @Test func unreadableFileThrowsClearly() throws {

@@ -1,4 +1,6 @@
 import Foundation
+import SNNAPipeline
+import Synchronization
 import Testing
 @testable import SNNAService
 
@@ -9,13 +11,15 @@ import Testing
 
     init() throws { root = try makeTempFolder("retention") }
 
-    /// An output folder with one file of `bytes` bytes (plus a nested folder), aged `ageDays` relative to `now`.
+    /// An output folder with one file of `bytes` bytes (plus a nested folder), aged `ageDays` relative to `now`,
+    /// carrying snna's output marker unless `marked` is false.
     @discardableResult
-    func output(_ name: String, ageDays: Double, bytes: Int, in base: String? = nil) throws -> String {
+    func output(_ name: String, ageDays: Double, bytes: Int, in base: String? = nil, marked: Bool = true) throws -> String {
         let dir = (base ?? root) + "/" + name
         try fm.createDirectory(atPath: dir + "/frames", withIntermediateDirectories: true)
         try Data(repeating: 1, count: bytes).write(to: URL(fileURLWithPath: dir + "/frames/data.bin"))
         try Data("{}\n".utf8).write(to: URL(fileURLWithPath: dir + "/actions.jsonl"))
+        if marked { try Data("{}\n".utf8).write(to: URL(fileURLWithPath: dir + "/" + OutputFolder.markerName)) }
         try fm.setAttributes([.modificationDate: now.addingTimeInterval(-ageDays * 86_400)], ofItemAtPath: dir)
         return dir
     }
@@ -71,6 +75,48 @@ import Testing
         #expect((try? fm.destinationOfSymbolicLink(atPath: link)) == target)   // the link itself is left alone
         #expect(exists(target + "/frames/data.bin") && exists(target + "/actions.jsonl"))
         #expect(try Data(contentsOf: URL(fileURLWithPath: target + "/frames/data.bin")).count == 5000)
+    }
+
+    @Test func foldersSnnaDidNotMakeAreNeverDeleted() throws {
+        // The state folder (or any folder an operator keeps there) has no marker: never an output, however old.
+        let state = try output("state", ageDays: 900, bytes: 10_000, marked: false)
+        let recorded = try output("recorded-by-the-store", ageDays: 900, bytes: 10, marked: false)
+        let old = try output("old", ageDays: 900, bytes: 10)
+        let asked = Mutex<[String]>([])
+        let deleted = try RetentionSweeper(outputRoot: root, maxAgeDays: 1, maxTotalGB: 0,
+                                           isOurs: { $0 == recorded },
+                                           willDelete: { p in asked.withLock { $0.append(p) } })
+            .sweep(now: now)
+        #expect(Set(deleted) == [recorded, old])
+        #expect(Set(asked.withLock { $0 }) == Set(deleted))   // each deletion announced before it happens
+        #expect(exists(state + "/frames/data.bin"))
+    }
+
+    @Test func sweepOldestStopsAsSoonAsEnoughIsFree() throws {
+        let a = try output("a", ageDays: 3, bytes: 10)
+        let b = try output("b", ageDays: 2, bytes: 10)
+        let c = try output("c", ageDays: 1, bytes: 10)
+        var rounds = 0
+        let deleted = try RetentionSweeper(outputRoot: root, maxAgeDays: nil, maxTotalGB: nil)
+            .sweepOldest(while: { rounds += 1; return rounds <= 2 })
+        #expect(deleted == [a, b])
+        #expect(!exists(a) && !exists(b) && exists(c))
+    }
+
+    @Test func leftoversOfDeadRunsAreReclaimedButHeldLocksAreNot() throws {
+        // A pid that cannot be alive (above pid_max's ceiling) and a live one (ours).
+        let dead = root + "/.clip.partial-99999999", live = root + "/.clip2.partial-\(getpid())"
+        try fm.createDirectory(atPath: dead, withIntermediateDirectories: true)
+        try fm.createDirectory(atPath: live, withIntermediateDirectories: true)
+        let freeLock = root + "/.clip.lock", heldLock = root + "/.clip3.lock"
+        fm.createFile(atPath: freeLock, contents: nil)
+        fm.createFile(atPath: heldLock, contents: nil)
+        let fd = open(heldLock, O_RDWR)
+        defer { close(fd) }
+        #expect(flock(fd, LOCK_EX | LOCK_NB) == 0)
+        let removed = RetentionSweeper(outputRoot: root, maxAgeDays: nil, maxTotalGB: nil).reclaimLeftovers()
+        #expect(Set(removed) == [dead, freeLock])
+        #expect(!exists(dead) && exists(live) && !exists(freeLock) && exists(heldLock))
     }
 
     @Test func missingRootOrNoLimitsSweepsNothing() throws {
