@@ -143,8 +143,8 @@ public final class DaemonService: @unchecked Sendable {
 
     /// Whether every job in process has reported progress recently enough (the watchdog's condition).
     func workersProgressing(now: Date = Date()) -> Bool {
-        let limit = config.stallTimeout + 30
-        return current.withLock { $0.values.allSatisfy { now.timeIntervalSince($0.lastProgress) < limit } }
+        let progress = current.withLock { $0.values.map(\.lastProgress) }
+        return WatchdogPolicy.mayPing(lastProgress: progress, now: now, stallTimeout: config.stallTimeout)
     }
 
     /// Serves the HTTP endpoints until the process ends (Hummingbird's own signal handling stays off: SIGTERM is ours).

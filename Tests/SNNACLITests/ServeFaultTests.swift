@@ -172,6 +172,27 @@ struct ServeFaultTests {
         }
     }
 
+    @Test("a worker over worker_memory_mb is killed with the reason; a small file beside it is done")
+    func workerOverMemoryLimit() throws {
+        try withTemporaryFolder { dir in
+            // A 1080p clip needs ~440 MB in a worker (frames queued for the overlay); a 160×90 one ~80 MB.
+            let setup = try Setup(dir: dir, extra: "workers: 2\nmax_attempts: 1\nworker_memory_mb: 256",
+                                  process: "{explain_stride: 0, video: true}")
+            let daemon = try setup.start()
+            defer { if daemon.process.isRunning { daemon.process.terminate() } }
+            let big = try MediaTools.ffmpeg(MediaTools.source(seconds: 2, size: "1920x1080") + MediaTools.x264, output: "big.mp4", in: dir)
+            let small = try MediaTools.ffmpeg(MediaTools.source(seconds: 1) + MediaTools.x264, output: "small.mp4", in: dir)
+            try setup.drop(big, as: "big.mp4")
+            try setup.drop(small, as: "small.mp4")
+            #expect(ServeTests.waitFor(90) { setup.state(of: "big.mp4") == "failed" && setup.state(of: "small.mp4") == "done" },
+                    "\(setup.jobs()) \(daemon.log)")
+            let reason = setup.job(endingWith: "big.mp4")?["error"] as? String ?? ""
+            #expect(reason.contains("over worker_memory_mb (256)"), "\(reason)")
+            #expect(daemon.process.isRunning)
+            setup.stop(daemon)
+        }
+    }
+
     @Test("an output disk that fills mid-job: nothing fails for good, /readyz says why, all is done by itself once space is freed")
     func fullDisk() throws {
         guard getuid() == 0 else { return }   // mounting a tmpfs needs root (CI runs as root)
