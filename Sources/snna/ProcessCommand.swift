@@ -53,6 +53,9 @@ struct ProcessCommand: ParsableCommand {
     @Option(help: "Frames predicted together.")
     var batch: Int = 4
 
+    @Option(help: "Refuse frames larger than this many pixels (width × height) before decoding them.")
+    var maxFramePixels: Int = ProcessSettings().maxFramePixels
+
     @Flag(help: "Do not write overlay.mp4.")
     var noVideo = false
 
@@ -98,6 +101,7 @@ struct ProcessCommand: ParsableCommand {
             settings.threshold = threshold
             settings.shortSide = size
             settings.batch = batch
+            settings.maxFramePixels = maxFramePixels
             settings.writeVideo = !noVideo
             settings.writeHeatmaps = heatmaps
             try settings.validate()
