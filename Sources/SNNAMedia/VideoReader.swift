@@ -16,6 +16,11 @@ public final class VideoReader {
     /// (the number counts the frames delivered).
     public private(set) var warnings: [String] = []
 
+    /// The file, open for the reader's lifetime: FFmpeg reads through it, `ContainerCheck` re-opens its inode.
+    /// Released after `format` (stored properties outlive deinit's body).
+    private let input: VideoInput
+    /// Frames larger than this many pixels are refused (see `init`).
+    public let maxFramePixels: Int
     private var format: UnsafeMutablePointer<AVFormatContext>?
     private var codecContext: UnsafeMutablePointer<AVCodecContext>?
     private var packet: UnsafeMutablePointer<AVPacket>?
@@ -38,19 +43,31 @@ public final class VideoReader {
     /// A frame whose duration is not yet known (it needs its successor's pts).
     private var pending: VideoFrame?
 
-    public init(path: String) throws {
-        FFmpegSupport.quietLog()
-        try VideoReader.checkReadable(path)
+    /// 8192×8192: above 8K UHD (7680×4320), far above any dashcam, and an RGB frame of it is 192 MiB.
+    public static let defaultMaxFramePixels = 8192 * 8192
 
-        var opened: UnsafeMutablePointer<AVFormatContext>?
-        var rc = avformat_open_input(&opened, path, nil, nil)
-        guard rc >= 0, let format = opened else { throw VideoReader.openError(path, rc) }
+    /// Opens `path`, which must be a regular file (a symlink to one is followed) in one of the
+    /// `SupportedContainers`, whose video frames have at most `maxFramePixels` pixels: a larger stream is refused
+    /// before anything of its size is allocated, and the decoder refuses larger frames that appear mid-stream
+    /// (they count as decode errors, reported like damage: FFmpeg's h264 decoder gives no distinct error for them).
+    /// FFmpeg's decoders take at most Int32.max pixels whatever the limit.
+    public init(path: String, maxFramePixels: Int = VideoReader.defaultMaxFramePixels) throws {
+        FFmpegSupport.quietLog()
+        guard maxFramePixels > 0 else { throw MediaError("max_frame_pixels must be positive, not \(maxFramePixels)") }
+        let input = try VideoInput(path: path, notDecodable: VideoReader.notDecodable)
+        let format = try VideoReader.openFormat(input)
         var closeOnError = true
         defer {
             if closeOnError { var owned: UnsafeMutablePointer<AVFormatContext>? = format; avformat_close_input(&owned) }
+            // The format context reads through `input`'s AVIOContext: keep it alive until the context is closed
+            // (ARC may otherwise end a local's life at its last use).
+            withExtendedLifetime(input) {}
         }
+        let decoderPixels = min(maxFramePixels, Int(Int32.max))
 
-        rc = avformat_find_stream_info(format, nil)
+        // Finding the stream parameters decodes a first frame of each stream: with the pixel limit already, so an
+        // oversized stream is not decoded even once.
+        var rc = VideoReader.findStreamInfo(format, maxPixels: decoderPixels)
         guard rc >= 0 else { throw VideoReader.notDecodable(path, FFmpegSupport.errorText(rc)) }
 
         var decoder: UnsafePointer<AVCodec>?
@@ -68,6 +85,13 @@ public final class VideoReader {
         guard stream.pointee.disposition & AV_DISPOSITION_ATTACHED_PIC == 0 else {
             throw VideoReader.notDecodable(path, "no video stream, only cover art")
         }
+        let announced = stream.pointee.codecpar.pointee
+        if announced.width > 0 && announced.height > 0 {
+            let (pixels, overflow) = Int(announced.width).multipliedReportingOverflow(by: Int(announced.height))
+            guard !overflow, pixels <= maxFramePixels else {
+                throw MediaError("'\(path)': frames of \(announced.width)×\(announced.height) exceed max_frame_pixels (\(maxFramePixels))")
+            }
+        }
         for i in 0..<Int(format.pointee.nb_streams) where i != Int(index) {
             format.pointee.streams[i]?.pointee.discard = AVDISCARD_ALL
         }
@@ -81,6 +105,8 @@ public final class VideoReader {
         codecContext.pointee.pkt_timebase = stream.pointee.time_base
         // Two threads: enough for 4K HEVC to outrun a ViT by far, without competing with the engine's workers.
         codecContext.pointee.thread_count = 2
+        // The decoder refuses (as a decode error) any frame above the limit, e.g. after a mid-stream size change.
+        codecContext.pointee.max_pixels = Int64(decoderPixels)
         rc = avcodec_open2(codecContext, decoder, nil)
         guard rc >= 0 else { throw VideoReader.notDecodable(path, FFmpegSupport.errorText(rc)) }
 
@@ -110,7 +136,9 @@ public final class VideoReader {
         if stream.pointee.nb_frames > 0 {
             frameCount = Int(stream.pointee.nb_frames)
         } else if let duration, fps > 0 {
-            frameCount = Int((duration * fps).rounded())
+            // A header can claim any duration: only a representable estimate is kept.
+            let estimate = (duration * fps).rounded()
+            if estimate.isFinite && estimate >= 0 && estimate < 1e15 { frameCount = Int(estimate) }
         }
         let info = VideoInfo(
             path: path,
@@ -127,11 +155,23 @@ public final class VideoReader {
         }
 
         var ticks: Int64 = 1
-        if fps > 0 { ticks = max(1, Int64((1 / fps / av_q2d(timeBase)).rounded())) }
+        if fps > 0 {
+            // A frame rate or time base from the file can make this anything, infinity included.
+            let perFrame = (1 / fps / av_q2d(timeBase)).rounded()
+            if perFrame.isFinite && perFrame >= 1 && perFrame < 1e15 { ticks = Int64(perFrame) }
+        }
+        let converter: RGBConverter
+        do { converter = try RGBConverter(width: codedWidth, height: codedHeight, rotation: rotation, path: path) } catch {
+            var p: UnsafeMutablePointer<AVPacket>? = packet; av_packet_free(&p)
+            var f: UnsafeMutablePointer<AVFrame>? = frame; av_frame_free(&f)
+            throw error
+        }
         self.fallbackDuration = ticks
         self.info = info
+        self.input = input
+        self.maxFramePixels = maxFramePixels
         self.streamIndex = index
-        self.converter = RGBConverter(width: codedWidth, height: codedHeight, rotation: rotation)
+        self.converter = converter
         self.format = format
         self.codecContext = codecContext
         self.packet = packet
@@ -165,8 +205,8 @@ public final class VideoReader {
             }
             if let decoded = try decodeOne() {
                 guard var previous = pending else { pending = decoded; continue }
-                let gap = decoded.pts - previous.pts
-                previous.duration = gap > 0 ? gap : fallbackDuration
+                let (gap, overflow) = decoded.pts.subtractingReportingOverflow(previous.pts)
+                previous.duration = gap > 0 && !overflow ? gap : fallbackDuration
                 pending = decoded
                 return previous
             }
@@ -233,7 +273,10 @@ public final class VideoReader {
 
         var pts = frame.pointee.best_effort_timestamp
         if pts == cff_nopts_value() {
-            if let lastPTS { pts = lastPTS + fallbackDuration }
+            if let lastPTS {
+                let (next, overflow) = lastPTS.addingReportingOverflow(fallbackDuration)
+                pts = overflow ? lastPTS : next
+            }
             else {
                 let start = format?.pointee.streams[Int(streamIndex)]?.pointee.start_time ?? cff_nopts_value()
                 pts = start == cff_nopts_value() ? 0 : start
@@ -256,10 +299,11 @@ public final class VideoReader {
         if midStreamDecodeErrors > 0 {
             warnings.append("\(midStreamDecodeErrors) decode error(s) inside '\(info.path)' were concealed; decoding went on")
         }
+
         if readError != 0 {
             truncated = true
             warnings.append("file is damaged \(after) (\(FFmpegSupport.errorText(readError))); processed up to there")
-        } else if let cut = ContainerCheck.truncation(path: info.path) {
+        } else if let cut = ContainerCheck.truncation(path: input.inodePath) {
             truncated = true
             warnings.append("file is cut off \(after) (\(cut)); processed up to there")
         }
@@ -274,16 +318,52 @@ public final class VideoReader {
 
     // MARK: - Opening
 
-    private static func checkReadable(_ path: String) throws {
-        try FFmpegSupport.checkReadable(path, kind: "video", notDecodable: notDecodable)
+    /// Probes the container from the file's first bytes (probing only runs each demuxer's scoring function over a
+    /// buffer; no header is parsed and nothing is opened), refuses
+    /// any but the supported ones by name, and opens the demuxer on our descriptor. FFmpeg also gets the lists
+    /// themselves: `format_whitelist` so no other demuxer can be opened on this context, and `protocol_whitelist`
+    /// so a demuxer that opens a further file by name (none of ours does with its default options, e.g. the mov
+    /// demuxer's drefs are off) can reach local files only, never a network URL.
+    private static func openFormat(_ input: VideoInput) throws -> UnsafeMutablePointer<AVFormatContext> {
+        let path = input.path
+        var detected: UnsafePointer<AVInputFormat>?
+        let score = av_probe_input_buffer2(input.io, &detected, path, nil, 0, 0)
+        guard score >= 0, let detected else { throw openError(input, score) }
+        let name = String(cString: detected.pointee.name)
+        guard SupportedContainers.isSupported(demuxer: name) else {
+            // FFmpeg reads plain text as ANSI art ("tty"); that is a mistake of kind, not of container.
+            if name == "tty" { throw notDecodable(path, "text file, not a video") }
+            let long = detected.pointee.long_name.map { " (\(String(cString: $0)))" } ?? ""
+            throw MediaError("'\(path)' is in a container snna does not open: \(name)\(long); "
+                             + "supported: \(SupportedContainers.description)")
+        }
+        guard let context = avformat_alloc_context() else { throw notDecodable(path, "out of memory") }
+        context.pointee.pb = input.io  // custom I/O: avformat_close_input leaves it to `input`
+        context.pointee.format_whitelist = av_strdup(SupportedContainers.ffmpegWhitelist)
+        context.pointee.protocol_whitelist = av_strdup("file")
+        var opened: UnsafeMutablePointer<AVFormatContext>? = context
+        let rc = avformat_open_input(&opened, path, detected, nil)  // frees the context itself on failure
+        guard rc >= 0, let format = opened else { throw openError(input, rc) }
+        return format
     }
 
-    private static func openError(_ path: String, _ code: Int32) -> MediaError {
+    /// avformat_find_stream_info with `max_pixels` for the decoders it opens (one AVDictionary, opaque to Swift, per
+    /// stream).
+    private static func findStreamInfo(_ format: UnsafeMutablePointer<AVFormatContext>, maxPixels: Int) -> Int32 {
+        let count = Int(format.pointee.nb_streams)
+        var options = [OpaquePointer?](repeating: nil, count: max(count, 1))
+        for i in 0..<count { av_dict_set(&options[i], "max_pixels", String(maxPixels), 0) }
+        defer { for i in options.indices { av_dict_free(&options[i]) } }
+        return options.withUnsafeMutableBufferPointer { avformat_find_stream_info(format, $0.baseAddress) }
+    }
+
+    private static func openError(_ input: VideoInput, _ code: Int32) -> MediaError {
+        let path = input.path
         if FFmpegSupport.isSystemError(code) {
             return MediaError("cannot read video '\(path)': \(FFmpegSupport.errorText(code))")
         }
         // The mov demuxer's "moov atom not found" only reaches the log; say it ourselves.
-        if ContainerCheck.isISOBMFFWithoutMoov(path: path) {
+        if ContainerCheck.isISOBMFFWithoutMoov(path: input.inodePath) {
             return notDecodable(path, "moov atom not found: the recording was probably cut off before it was finalised")
         }
         return notDecodable(path, FFmpegSupport.errorText(code))
@@ -322,12 +402,19 @@ final class RGBConverter {
     private var scratch: [UInt8]
     private let stride: Int
 
-    init(width: Int, height: Int, rotation: Int) {
+    /// Throws where the buffer size does not fit in an Int (sizes come from the file; the reader's pixel limit
+    /// normally keeps them far below that).
+    init(width: Int, height: Int, rotation: Int, path: String) throws {
         self.width = width
         self.height = height
         self.rotation = rotation
-        stride = (width * 3 + 63) & ~63
-        scratch = [UInt8](repeating: 0, count: stride * height + 64)
+        let (row, rowOverflow) = width.multipliedReportingOverflow(by: 3)
+        let (bytes, overflow) = ((row + 63) & ~63).multipliedReportingOverflow(by: height)
+        guard width > 0, height > 0, !rowOverflow, row <= Int.max - 63, !overflow, bytes <= Int.max - 64 else {
+            throw MediaError("'\(path)': a frame of \(width)×\(height) is too large to convert")
+        }
+        stride = (row + 63) & ~63
+        scratch = [UInt8](repeating: 0, count: bytes + 64)
     }
 
     deinit { sws_freeContext(sws) }

@@ -1,5 +1,7 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
+import NIOCore
 import SNNAPipeline
 import Synchronization
 
@@ -37,7 +39,22 @@ struct HTTPEndpoints {
                         body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
-    func application(address: HTTPAddress, onListening: @escaping @Sendable () -> Void) -> some ApplicationProtocol {
+    /// Idle connections are closed after this long (no request, or no progress of one, for that time).
+    static let defaultIdleTimeout: Duration = .seconds(60)
+    /// Concurrent connections served; beyond them a connection is answered 503 and closed.
+    static let defaultMaxConnections = 64
+
+    func application(address: HTTPAddress, idleTimeout: Duration = defaultIdleTimeout,
+                     maxConnections: Int = defaultMaxConnections,
+                     onListening: @escaping @Sendable () -> Void) -> some ApplicationProtocol {
+        application(address: address, idleTimeout: idleTimeout, maxConnections: maxConnections,
+                    onListeningOnPort: { _ in onListening() })
+    }
+
+    /// As above, telling the port actually bound (the one asked for, or the kernel's pick for port 0).
+    func application(address: HTTPAddress, idleTimeout: Duration = defaultIdleTimeout,
+                     maxConnections: Int = defaultMaxConnections,
+                     onListeningOnPort: @escaping @Sendable (Int) -> Void) -> some ApplicationProtocol {
         let router = Router()
         router.get("healthz") { _, _ in "ok\n" }
         router.get("readyz") { [ready] _, _ -> Response in
@@ -65,11 +82,17 @@ struct HTTPEndpoints {
                                     counts: Dictionary(uniqueKeysWithValues: counts.map { ($0.key.rawValue, $0.value) }),
                                     recent: (try? store.jobs(limit: 10)) ?? []))
         }
-        router.get("api/jobs") { [store] _, _ -> Response in
-            Self.json((try? store.jobs(limit: 1000)) ?? [])
+        router.get("api/jobs") { [store] request, _ -> Response in
+            Self.jobsPage(request, store: store)
         }
-        return Application(router: router,
+        let gate = ConnectionGate(limit: max(1, maxConnections))
+        let timeout = TimeAmount(idleTimeout)
+        let server = HTTPServerBuilder { responder in
+            LimitedHTTP1Channel(base: HTTP1Channel(responder: responder, configuration: .init(idleTimeout: timeout)),
+                                gate: gate)
+        }
+        return Application(router: router, server: server,
                            configuration: .init(address: .hostname(address.host, port: address.port), serverName: "snna"),
-                           onServerRunning: { _ in onListening() })
+                           onServerRunning: { channel in onListeningOnPort(channel.localAddress?.port ?? address.port) })
     }
 }
