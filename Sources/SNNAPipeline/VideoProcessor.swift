@@ -47,7 +47,7 @@ public final class VideoProcessor {
     public func process(input path: String, outputRoot: String, outputName: String? = nil,
                         identity: String? = nil) throws -> ProcessResult {
         let started = Date()
-        let reader = try VideoReader(path: path)
+        let reader = try VideoReader(path: path, maxFramePixels: settings.maxFramePixels)
         let info = reader.info
         let folder = try OutputFolder(root: outputRoot, name: outputName ?? VideoProcessor.outputName(for: path),
                                       identity: identity)

@@ -162,7 +162,8 @@ public final class DaemonService: @unchecked Sendable {
             })
         let listening = DispatchSemaphore(value: 0)
         let failure = Mutex<String?>(nil)
-        let app = endpoints.application(address: address, onListening: { listening.signal() })
+        let app = endpoints.application(address: address, idleTimeout: .milliseconds(Int64(config.httpIdleTimeout * 1000)),
+                                          maxConnections: config.httpMaxConnections, onListening: { listening.signal() })
         let logger = self.logger
         let stopping = { [self] in self.stopping.load(ordering: .acquiring) }
         httpTask = Task {

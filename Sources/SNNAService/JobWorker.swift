@@ -27,6 +27,8 @@ public enum JobWorker {
         // Dies with its supervisor: a daemon killed with -9 must not leave a worker writing on.
         _ = csys_set_parent_death_signal(SIGKILL)
         if getppid() != request.parent { return 2 }
+        // When memory runs out the kernel should take a worker (one job) rather than the daemon (all of them).
+        try? "500".write(toFile: "/proc/self/oom_score_adj", atomically: false, encoding: .utf8)
         if let limit = request.addressSpaceLimit, csys_limit_address_space(limit) != 0 {
             FileHandle.standardError.write(Data("snna worker: cannot limit the address space: \(String(cString: strerror(errno)))\n".utf8))
         }

@@ -20,7 +20,7 @@ struct ProcessCommand: ParsableCommand {
     @Option(help: "Model file (snna-vit/1 safetensors).")
     var model: String
 
-    @Argument(help: "Video files (MP4, MOV, MKV, MPEG-TS, AVI, … whatever FFmpeg decodes).")
+    @Argument(help: "Video files: MP4/MOV/3GP, Matroska/WebM, MPEG-TS/M2TS or AVI, any codec FFmpeg decodes.")
     var inputs: [String]
 
     @Option(help: "Output root folder.")

@@ -333,7 +333,7 @@ struct ServeFaultTests {
             defer { if daemon.process.isRunning { daemon.process.terminate() } }
             let clip = try MediaTools.ffmpeg(MediaTools.source(seconds: 1) + MediaTools.x264, output: "c.mp4", in: dir)
             try setup.drop(clip, as: "keep.mp4")
-            #expect(ServeTests.waitFor(60) { setup.outputs().count == 1 }, "\(daemon.log)")
+            #expect(ServeTests.waitFor(60) { setup.state(of: "keep.mp4") == "done" }, "\(daemon.log)")
             setup.stop(daemon)
             let folder = setup.output + "/" + setup.outputs()[0]
             try FileManager.default.removeItem(atPath: folder)

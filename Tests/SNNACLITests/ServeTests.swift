@@ -183,8 +183,10 @@ struct ServeTests {
             let lines = try ProcessOutput.actions("\(dir)/out/\(first[0])/actions.jsonl")
             #expect(lines.count == 30)
 
-            // HTTP: liveness, readiness, Prometheus metrics, status and the job list.
+            // HTTP: liveness, readiness, Prometheus metrics, status and the job list. The folder appears (durably)
+            // just before the job is recorded as done: wait for the record.
             let base = "http://127.0.0.1:\(Self.port)"
+            #expect(Self.waitFor(20) { Self.get(base + "/api/jobs")?.1.contains("\"state\":\"done\"") == true })
             #expect(Self.get(base + "/healthz")?.0 == 200)
             #expect(Self.get(base + "/readyz")?.0 == 200)
             let metrics = Self.get(base + "/metrics")
