@@ -61,6 +61,15 @@ public final class FolderWatcher: @unchecked Sendable {
     private struct FolderIdentity: Equatable {
         var device: UInt64
         var inode: UInt64
+        /// On another device than its parent folder: a file system is mounted there.
+        var mountPoint: Bool
+    }
+    /// What a watch root path holds, for the problems reported when it changes.
+    private enum RootState {
+        case missing
+        /// A mount point whose file system was unmounted (it was seen mounted before): the folder underneath.
+        case bareMountPoint
+        case present
     }
     private enum Entry {
         case file(String)
@@ -105,6 +114,10 @@ public final class FolderWatcher: @unchecked Sendable {
     private var reported: [String: Stamp] = [:]
     /// The folder each root path was when last seen (nil: missing), by root index.
     private var rootIdentity: [FolderIdentity?]
+    /// Whether a file system was ever seen mounted at each root, so that its unmounted mount point counts as missing.
+    private var rootMountedOnce: [Bool]
+    /// Why a root's watch was lost, from its inotify events, for the next root poll's report.
+    private var rootLostReason: [String?]
     /// Folders walked whose watch could not be added; the periodic rescan retries them.
     private var unwatched: Set<String> = []
     /// Problems waiting to be handed to `onProblem` on the watcher thread.
@@ -147,6 +160,8 @@ public final class FolderWatcher: @unchecked Sendable {
         self.rootPollInterval = max(0.05, rootPollInterval)
         pollInterval = min(2.0, max(0.25, quietPeriod / 4))
         rootIdentity = Array(repeating: nil, count: folders.count)
+        rootMountedOnce = Array(repeating: false, count: folders.count)
+        rootLostReason = Array(repeating: nil, count: folders.count)
     }
 
     deinit {
@@ -201,6 +216,7 @@ public final class FolderWatcher: @unchecked Sendable {
         wakeWriteFD = pipeFDs[1]
         for (i, root) in roots.enumerated() where !isExcluded(root.path) {
             rootIdentity[i] = FolderWatcher.folderIdentity(root.path)
+            rootMountedOnce[i] = rootIdentity[i]?.mountPoint == true
             _ = walkLocked(root.path, root: i, mode: .initial)
         }
         started = true
@@ -232,7 +248,7 @@ public final class FolderWatcher: @unchecked Sendable {
         defer { lock.unlock() }
         var now = totals
         now.unwatchedFolders = unwatched.count
-        now.missingRoots = Set(roots.indices.filter { rootIdentity[$0] == nil && !isExcluded(roots[$0].path) }
+        now.missingRoots = Set(roots.indices.filter { rootStateLocked($0) != .present && !isExcluded(roots[$0].path) }
             .map { roots[$0].path }).count
         if !started { now.missingRoots = 0 }  // nothing was looked at yet
         return now
@@ -564,50 +580,40 @@ public final class FolderWatcher: @unchecked Sendable {
         roots.contains { $0.path == dir } && !isExcluded(dir)
     }
 
-    /// A root's folder is gone (deleted, moved away, unmounted): its watches go, the owner is told, and it is looked
-    /// for at once (it may be back already: deleted and re-created before these events were read).
+    /// A root's watch is gone (the folder deleted, moved away, unmounted, or the watch dropped): its watches go, and
+    /// the root poll runs at once to report what is there now (perhaps already another folder: deleted and re-created
+    /// before these events were read).
     private func rootLostLocked(_ path: String, why: String) -> [CandidateFile] {
         forgetTreeLocked(path, removeWatches: true, keepReported: true)
-        var wasKnown = false
-        for i in roots.indices where roots[i].path == path && rootIdentity[i] != nil {
-            rootIdentity[i] = nil
-            wasKnown = true
-        }
-        if wasKnown {
-            problems.append(WatcherProblem(
-                kind: .rootGone, folder: path,
-                message: "watch root \(path) is gone (\(why)); checking for it every \(FolderWatcher.seconds(rootPollInterval))"))
-        }
+        for i in roots.indices where roots[i].path == path { rootLostReason[i] = why }
         return pollRootsLocked()
     }
 
-    /// Compares each root path with the folder last seen there. A root that disappeared is forgotten and reported; one
-    /// that appeared, or was replaced by another folder (re-created, mounted over), is watched again and walked, its
-    /// complete files reported. Roots inside a changed one, and roots that lost their watch, are walked again too.
+    private func rootStateLocked(_ i: Int) -> RootState {
+        guard let identity = rootIdentity[i] else { return .missing }
+        return rootMountedOnce[i] && !identity.mountPoint ? .bareMountPoint : .present
+    }
+
+    /// Compares each root path with the folder last seen there. A root that disappeared (or whose file system was
+    /// unmounted) is forgotten and reported; one that appeared, or was replaced by another folder (re-created, mounted
+    /// over), is reported, watched again and walked, its complete files reported. Roots inside a changed one, and
+    /// roots that lost their watch, are walked again too.
     private func pollRootsLocked() -> [CandidateFile] {
         var changed: [String] = []
         for i in roots.indices where !isExcluded(roots[i].path) {
             let path = roots[i].path
             let now = FolderWatcher.folderIdentity(path)
-            let was = rootIdentity[i]
-            if now == was { continue }
+            let why = rootLostReason[i]
+            rootLostReason[i] = nil
+            if now == rootIdentity[i] { continue }  // (moved away and back: re-walked below as a root without watch)
+            let before = rootStateLocked(i)
             rootIdentity[i] = now
+            if now?.mountPoint == true { rootMountedOnce[i] = true }
+            let after = rootStateLocked(i)
             if changed.contains(path) { continue }  // the same path listed twice (other patterns)
             changed.append(path)
             forgetTreeLocked(path, removeWatches: true, keepReported: true)
-            switch (was, now) {
-            case (.some, .none):
-                problems.append(WatcherProblem(
-                    kind: .rootGone, folder: path,
-                    message: "watch root \(path) is gone; checking for it every \(FolderWatcher.seconds(rootPollInterval))"))
-            case (.none, .some):
-                problems.append(WatcherProblem(kind: .rootBack, folder: path,
-                                               message: "watch root \(path) is back; watching it again"))
-            default:
-                problems.append(WatcherProblem(
-                    kind: .rootBack, folder: path,
-                    message: "watch root \(path) was replaced by another folder (re-created or mounted over); watching the new one"))
-            }
+            problems.append(rootChangeProblem(path, before: before, after: after, why: why))
         }
         var toWalk: [String] = []
         for i in roots.indices where rootIdentity[i] != nil && !isExcluded(roots[i].path) {
@@ -626,6 +632,30 @@ public final class FolderWatcher: @unchecked Sendable {
             }
         }
         return out
+    }
+
+    private func rootChangeProblem(_ path: String, before: RootState, after: RootState, why: String?) -> WatcherProblem {
+        let every = FolderWatcher.seconds(rootPollInterval)
+        switch (before, after) {
+        case (_, .missing):
+            let reason = why.map { " (\($0))" } ?? ""
+            return WatcherProblem(kind: .rootGone, folder: path,
+                                  message: "watch root \(path) is gone\(reason); checking for it every \(every)")
+        case (.present, .bareMountPoint):
+            return WatcherProblem(
+                kind: .rootGone, folder: path,
+                message: "watch root \(path): its file system was unmounted; the mount point is watched meanwhile, "
+                    + "and checked every \(every) for a file system mounted there again")
+        case (.missing, _):
+            return WatcherProblem(kind: .rootBack, folder: path, message: "watch root \(path) is back; watching it again")
+        case (.bareMountPoint, .present):
+            return WatcherProblem(kind: .rootBack, folder: path,
+                                  message: "watch root \(path): a file system is mounted there again; watching it")
+        default:
+            return WatcherProblem(
+                kind: .rootBack, folder: path,
+                message: "watch root \(path) was replaced by another folder (re-created or mounted over); watching the new one")
+        }
     }
 
     // MARK: - Walking and classification (lock held)
@@ -836,7 +866,13 @@ public final class FolderWatcher: @unchecked Sendable {
     private static func folderIdentity(_ path: String) -> FolderIdentity? {
         var st = stat()
         guard lstat(path, &st) == 0, st.st_mode & S_IFMT == S_IFDIR else { return nil }
-        return FolderIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
+        var mountPoint = path == "/"
+        if let slash = path.lastIndex(of: "/"), path != "/" {
+            let parent = slash == path.startIndex ? "/" : String(path[..<slash])
+            var parentStat = stat()
+            mountPoint = lstat(parent, &parentStat) == 0 && parentStat.st_dev != st.st_dev
+        }
+        return FolderIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino), mountPoint: mountPoint)
     }
 
     /// Whether `path` is `top` or inside it.
