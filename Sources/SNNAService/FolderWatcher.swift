@@ -36,8 +36,9 @@ public struct FolderWatcherError: Error, CustomStringConvertible, Sendable {
 /// - every `rescanInterval` seconds each watch root is walked again and complete files no event reported are reported
 ///   (an overflowed event queue triggers the same walk at once);
 /// - a watch root that is deleted, moved away, unmounted or replaced is noticed (its inotify events, and an `lstat`
-///   of every root each `rootPollInterval` seconds comparing device and inode), reported, and watched again with its
-///   files reported once it exists again;
+///   of every root each `rootPollInterval` seconds comparing device and inode with those watched), reported, and
+///   watched again when it exists again (re-created, moved back, mounted), its complete files reported then (those
+///   reported before and unchanged in size and mtime are not reported twice);
 /// - if the thread cannot go on (the inotify descriptor fails), `onFatal` is called so the owner can exit and be
 ///   restarted, rather than run on without eyes.
 public final class FolderWatcher: @unchecked Sendable {

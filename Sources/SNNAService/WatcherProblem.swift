@@ -8,7 +8,8 @@ public struct WatcherProblem: Sendable, Equatable, CustomStringConvertible {
         case watchFailed = "watch_failed"
         /// A folder whose watch had failed is watched now.
         case watchRestored = "watch_restored"
-        /// A watch root was deleted, moved away or unmounted; it is polled for until it comes back.
+        /// A watch root was deleted or moved away (polled for until it comes back), or its file system was unmounted
+        /// (the mount point left behind is watched, and polled for a file system mounted there again).
         case rootGone = "root_gone"
         /// A watch root exists again (re-created, moved back, mounted, or replaced by another folder) and is watched.
         case rootBack = "root_back"
@@ -44,7 +45,7 @@ public struct WatcherCounters: Sendable, Equatable {
     public var watchFailures = 0
     /// Folders under the watch roots that have no watch now (gauge): their files are found only by rescans.
     public var unwatchedFolders = 0
-    /// Watch roots that do not exist now (gauge).
+    /// Watch roots that do not exist now, or whose file system is unmounted (gauge).
     public var missingRoots = 0
     /// Event queue overflows (total).
     public var overflows = 0
