@@ -377,7 +377,9 @@ public final class VideoReader {
     /// falling back to the legacy "rotate" tag.
     static func rotation(of stream: UnsafeMutablePointer<AVStream>) -> Int {
         var theta = 0.0
-        if let side = av_stream_get_side_data(stream, AV_PKT_DATA_DISPLAYMATRIX, nil) {
+        var sideSize: Int = 0
+        // A display matrix is nine Int32: read it only when the side data is that large.
+        if let side = av_stream_get_side_data(stream, AV_PKT_DATA_DISPLAYMATRIX, &sideSize), sideSize >= 9 * 4 {
             let angle = side.withMemoryRebound(to: Int32.self, capacity: 9) { av_display_rotation_get($0) }
             if angle.isFinite { theta = -angle.rounded() }
         } else if let tag = av_dict_get(stream.pointee.metadata, "rotate", nil, 0),

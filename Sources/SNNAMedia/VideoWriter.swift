@@ -44,7 +44,9 @@ public final class VideoWriter {
         self.height = height
         encodedWidth = (width + 1) & ~1
         encodedHeight = (height + 1) & ~1
-        padded = [UInt8](repeating: 0, count: encodedWidth * encodedHeight * 3)
+        // swscale's RGB24 reader loads past the last pixel (4 to 22 bytes, measured with a guard page): the source
+        // it reads always has this slack after the picture.
+        padded = [UInt8](repeating: 0, count: encodedWidth * encodedHeight * 3 + Self.sourceSlack)
         let slash = path.lastIndex(of: "/")
         let folder = slash.map { String(path[...$0]) } ?? ""
         let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
@@ -225,9 +227,12 @@ public final class VideoWriter {
         }
     }
 
-    /// The picture at the encoded size; odd sizes repeat the last column and row.
+    /// Bytes after the picture that swscale may read (it reads RGB24 in wider loads than a pixel).
+    static let sourceSlack = 64
+
+    /// The picture at the encoded size, followed by `sourceSlack` bytes; odd sizes repeat the last column and row.
+    /// Always a copy: the frame's own pixels end exactly at the picture, and swscale reads past it.
     private func pad(_ image: RGBImage) -> [UInt8] {
-        if image.width == encodedWidth && image.height == encodedHeight { return image.pixels }
         let rowIn = width * 3, rowOut = encodedWidth * 3
         padded.withUnsafeMutableBufferPointer { out in
             image.pixels.withUnsafeBufferPointer { src in

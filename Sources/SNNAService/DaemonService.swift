@@ -30,7 +30,7 @@ public final class DaemonService: @unchecked Sendable {
     private let lowSpace = Mutex<String?>(nil)
     private let sweeping = Atomic<Bool>(false)
     private var httpTask: Task<Void, Error>?
-    /// A full scan of the watch folders (at start, periodically, and on every reload).
+    /// A full scan of the watch folders (at start and on every reload; the watcher rescans periodically itself).
     private var rescan: (() -> Void)?
     /// Set when the watcher can no longer see (its thread died): the daemon exits non-zero so systemd restarts it.
     private let blind = Mutex<String?>(nil)
@@ -73,9 +73,23 @@ public final class DaemonService: @unchecked Sendable {
         updateFreeSpace()
         try startHTTP(store: store)
         let signals = installSignalHandlers()
+        // The watcher rescans every rescan_interval by itself (catching what inotify missed), re-watches roots
+        // that come back, and reports what it cannot watch; if its thread dies the daemon exits non-zero.
         let watcher = FolderWatcher(folders: config.watch, excluded: [config.output, config.state],
-                                    quietPeriod: config.quietPeriod)
-        try watcher.start { [self] file in self.enqueue(file, store: store) }
+                                    quietPeriod: config.quietPeriod, rescanInterval: config.rescanInterval)
+        let logger = self.logger
+        try watcher.start(
+            ready: { [self] file in self.enqueue(file, store: store) },
+            onProblem: { problem in
+                var metadata: Logger.Metadata = ["kind": "\(problem.kind.rawValue)"]
+                if let folder = problem.folder { metadata["folder"] = "\(folder)" }
+                if problem.isRecovery { logger.info("\(problem.message)", metadata: metadata) }
+                else { logger.warning("\(problem.message)", metadata: metadata) }
+            },
+            onFatal: { [self] message in
+                self.blind.withLock { $0 = message }
+            })
+        metrics.watcherCounters = { watcher.counters }
         rescan = { [self] in for file in watcher.scan() { self.enqueue(file, store: store) } }
         logger.info("ready", metadata: ["model": "\(config.model)", "watch": "\(config.watch.map(\.path))",
                                         "output": "\(config.output)", "workers": "\(config.workers)"])
@@ -102,7 +116,7 @@ public final class DaemonService: @unchecked Sendable {
         // so one hung worker is never hidden by a busy one, and a supervisor that failed to kill it gets restarted.
         let watchdog = notifier.watchdogInterval
         var lastPing = Date.distantPast
-        var lastSpaceCheck = Date(), lastRescan = Date(), lastRetention = Date()
+        var lastSpaceCheck = Date(), lastRetention = Date()
         while !stopping.load(ordering: .acquiring) {
             if let reason = blind.withLock({ $0 }) {
                 logger.critical("the folder watcher stopped; exiting so that systemd restarts the service", metadata: ["reason": "\(reason)"])
@@ -114,10 +128,6 @@ public final class DaemonService: @unchecked Sendable {
             if now.timeIntervalSince(lastSpaceCheck) >= 5 {
                 lastSpaceCheck = now
                 if updateFreeSpace() != nil { startSpaceSweep(store: store) } else { work.signal() }
-            }
-            if config.rescanInterval > 0, now.timeIntervalSince(lastRescan) >= config.rescanInterval {
-                lastRescan = now
-                DispatchQueue.global().async { [self] in self.rescan?() }
             }
             if now.timeIntervalSince(lastRetention) >= 600 {
                 lastRetention = now

@@ -44,14 +44,11 @@ public enum Fingerprint {
     /// The fingerprint of the regular file at `path`. A FIFO, socket or device is refused without ever being read
     /// (opened non-blocking, without following a symlink, and checked with fstat on the descriptor itself).
     public static func of(path: String) throws -> String {
-        let fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC)
-        guard fd >= 0 else { throw StoreError("cannot fingerprint \(path): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else {
-            throw StoreError("cannot fingerprint \(path): \(String(cString: strerror(errno)))")
+        let fd: Int32, st: stat
+        do { (fd, st) = try RegularFile.open(path: path) } catch let e as RegularFileError {
+            throw StoreError("cannot fingerprint \(path): \(e.reason)")
         }
-        guard (st.st_mode & S_IFMT) == S_IFREG else { throw StoreError("cannot fingerprint \(path): not a regular file") }
+        defer { close(fd) }
         let size = Int64(st.st_size)
 
         var hasher = SHA256()

@@ -1,6 +1,7 @@
 import Foundation
 import SNNAPipeline
 import Prometheus
+import Synchronization
 
 /// The daemon's Prometheus metrics (`/metrics`): files by state and queue depth (read from the job store at each
 /// scrape), frames decoded/predicted/explained, per-stage seconds per frame, and the time of the last error.
@@ -17,6 +18,14 @@ final class ServiceMetrics: Sendable {
     let transientFailures: Counter
     /// Free bytes on the output and state disks (`disk` label), refreshed every few seconds.
     let freeBytes: [String: Gauge]
+    let watchFailures: Counter, watchOverflows: Counter, filesFoundByRescan: Counter
+    let unwatchedFolders: Gauge, missingWatchRoots: Gauge
+    /// The watcher's counters, read at each scrape (set once the watcher runs).
+    var watcherCounters: (@Sendable () -> WatcherCounters)? {
+        get { watcherState.withLock { $0.read } }
+        set { watcherState.withLock { $0.read = newValue } }
+    }
+    private let watcherState = Mutex<(read: (@Sendable () -> WatcherCounters)?, exported: WatcherCounters)>((nil, WatcherCounters()))
 
     static let stages = ["decode", "prepare", "predict", "explain", "overlay", "encode"]
 
@@ -36,6 +45,13 @@ final class ServiceMetrics: Sendable {
                                             help: "Free bytes on the output and state disks")
         }
         freeBytes = free
+        watchFailures = registry.makeCounter(name: "snna_watch_failures_total",
+                                             help: "inotify_add_watch failures (e.g. fs.inotify.max_user_watches); those folders are rescanned")
+        watchOverflows = registry.makeCounter(name: "snna_watch_overflows_total", help: "inotify event queue overflows")
+        filesFoundByRescan = registry.makeCounter(name: "snna_files_found_by_rescan_total",
+                                                  help: "Complete files that only a rescan found (inotify missed them)")
+        unwatchedFolders = registry.makeGauge(name: "snna_unwatched_folders", help: "Folders under the watch roots without an inotify watch now")
+        missingWatchRoots = registry.makeGauge(name: "snna_missing_watch_roots", help: "Watch roots that do not exist or are unmounted now")
         var files: [JobState: Gauge] = [:]
         for state in JobState.allCases {
             files[state] = registry.makeGauge(name: "snna_files", labels: [("state", state.rawValue)], help: "Files by job state")
@@ -54,6 +70,7 @@ final class ServiceMetrics: Sendable {
     }
 
     func refresh(from store: JobStore) {
+        refreshWatcher()
         if let counts = try? store.counts() {
             for (state, gauge) in files { gauge.set(Double(counts[state] ?? 0)) }
         }
@@ -66,6 +83,22 @@ final class ServiceMetrics: Sendable {
         framesExplained.increment(by: Int64(summary.counts.explained))
         for stage in summary.speed.stages where stage.frames_per_second > 0 {
             stageSeconds[stage.name]?.record(.nanoseconds(Int64(1e9 / stage.frames_per_second)))
+        }
+    }
+
+    /// Prometheus counters only go up: add what the watcher counted since the last scrape.
+    private func refreshWatcher() {
+        watcherState.withLock { state in
+            guard let read = state.read else { return }
+            let now = read(), before = state.exported
+            if now.watchFailures > before.watchFailures { watchFailures.increment(by: Int64(now.watchFailures - before.watchFailures)) }
+            if now.overflows > before.overflows { watchOverflows.increment(by: Int64(now.overflows - before.overflows)) }
+            if now.filesFoundByRescan > before.filesFoundByRescan {
+                filesFoundByRescan.increment(by: Int64(now.filesFoundByRescan - before.filesFoundByRescan))
+            }
+            unwatchedFolders.set(Double(now.unwatchedFolders))
+            missingWatchRoots.set(Double(now.missingRoots))
+            state.exported = now
         }
     }
 

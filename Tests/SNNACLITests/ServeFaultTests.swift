@@ -386,6 +386,53 @@ struct ServeFaultTests {
         }
     }
 
+    @Test("a watch root removed and re-created is watched again; a file dropped into the new one is done")
+    func watchRootRecreated() throws {
+        try withTemporaryFolder { dir in
+            let setup = try Setup(dir: dir)
+            let daemon = try setup.start()
+            defer { if daemon.process.isRunning { daemon.process.terminate() } }
+            #expect(ServeTests.waitFor(20) { daemon.log.contains("\"message\":\"ready\"") })
+            try FileManager.default.removeItem(atPath: "\(dir)/in")
+            #expect(ServeTests.waitFor(20) { daemon.log.contains("root_gone") }, "\(daemon.log)")
+            try FileManager.default.createDirectory(atPath: "\(dir)/in", withIntermediateDirectories: true)
+            #expect(ServeTests.waitFor(30) { daemon.log.contains("root_back") }, "\(daemon.log)")
+            let clip = try MediaTools.ffmpeg(MediaTools.source(seconds: 1) + MediaTools.x264, output: "c.mp4", in: dir)
+            try setup.drop(clip, as: "after.mp4")
+            #expect(ServeTests.waitFor(60) { setup.state(of: "after.mp4") == "done" }, "\(setup.jobs()) \(daemon.log)")
+            let metrics = ServeTests.get(setup.base + "/metrics")?.1 ?? ""
+            #expect(metrics.contains("snna_missing_watch_roots 0"), "\(metrics)")
+            setup.stop(daemon)
+        }
+    }
+
+    @Test("a FIFO in a watch folder, and one swapped in for a closed file, are never read; the daemon goes on")
+    func fifosAreNeverRead() throws {
+        try withTemporaryFolder { dir in
+            let setup = try Setup(dir: dir)
+            let daemon = try setup.start()
+            defer { if daemon.process.isRunning { daemon.process.terminate() } }
+            #expect(ServeTests.waitFor(20) { daemon.log.contains("\"message\":\"ready\"") })
+            #expect(mkfifo("\(dir)/in/pipe.mp4", 0o644) == 0)
+            // A regular file closed after writing, then replaced by a FIFO under the same name at once.
+            try Data(repeating: 7, count: 4096).write(to: URL(fileURLWithPath: "\(dir)/in/swap.mp4"))
+            try FileManager.default.removeItem(atPath: "\(dir)/in/swap.mp4")
+            #expect(mkfifo("\(dir)/in/swap.mp4", 0o644) == 0)
+            let clip = try MediaTools.ffmpeg(MediaTools.source(seconds: 1) + MediaTools.x264, output: "c.mp4", in: dir)
+            try setup.drop(clip, as: "good.mp4")
+            #expect(ServeTests.waitFor(60) { setup.state(of: "good.mp4") == "done" }, "\(setup.jobs()) \(daemon.log)")
+            // Nothing is stuck on either FIFO: no job is running, and none for them is done.
+            usleep(2_000_000)
+            let jobs = setup.jobs()
+            #expect(!jobs.contains { ($0["state"] as? String) == "running" }, "\(jobs)")
+            #expect(!jobs.contains { ($0["path"] as? String)?.hasSuffix("pipe.mp4") == true }, "\(jobs)")
+            #expect(setup.state(of: "swap.mp4") != "done", "\(jobs)")
+            #expect(ServeTests.get(setup.base + "/healthz")?.0 == 200)
+            setup.stop(daemon)
+            #expect(daemon.process.terminationStatus == 0)
+        }
+    }
+
     @Test("snna jobs list and retry work on a running daemon's state folder")
     func jobsRetry() throws {
         try withTemporaryFolder { dir in
