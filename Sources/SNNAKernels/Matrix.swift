@@ -1,7 +1,7 @@
 /// A dense row-major float32 matrix. Storage is a Swift array so copies are cheap until written.
 public struct Matrix: Sendable, Equatable {
-    public var rows: Int
-    public var cols: Int
+    public private(set) var rows: Int
+    public private(set) var cols: Int
     public var data: [Float]
 
     public init(rows: Int, cols: Int, data: [Float]) {
@@ -26,9 +26,9 @@ public struct Matrix: Sendable, Equatable {
 
 /// An image tensor in channel-major (CHW) order, already normalized for the network.
 public struct ImageTensor: Sendable, Equatable {
-    public var channels: Int
-    public var height: Int
-    public var width: Int
+    public private(set) var channels: Int
+    public private(set) var height: Int
+    public private(set) var width: Int
     public var data: [Float]
 
     public init(channels: Int, height: Int, width: Int, data: [Float]) {

@@ -25,9 +25,10 @@ public enum Parallel {
     }
 
     /// Calls `body(item, worker)` for every item in 0..<count, items handed out dynamically to at most `threads`
-    /// workers; `worker` (0..<threads) indexes per-worker scratch. Returns when all items are done.
-    public static func forEach(_ count: Int, _ body: (_ item: Int, _ worker: Int) -> Void) {
-        let workers = min(threads, count)
+    /// (and at most `maxWorkers`) workers; `worker` (0..<that) indexes per-worker scratch, so a caller with a fixed
+    /// number of scratch slots passes it as `maxWorkers`. Returns when all items are done.
+    public static func forEach(_ count: Int, maxWorkers: Int = Int.max, _ body: (_ item: Int, _ worker: Int) -> Void) {
+        let workers = min(threads, count, max(1, maxWorkers))
         if workers <= 1 {
             for i in 0..<count { body(i, 0) }
             return

@@ -13,6 +13,7 @@ public enum BitmapFont {
     /// font pixel (scale pixels right and down) is drawn first so the text stays legible on any background.
     public static func draw(_ text: String, into image: inout RGBImage, x: Int, y: Int, scale: Int,
                             color: (UInt8, UInt8, UInt8), shadow: Bool = true) {
+        image.checkInvariant()
         let width = image.width, height = image.height
         image.pixels.withUnsafeMutableBufferPointer { buffer in
             draw(text, into: buffer, width: width, height: height, x: x, y: y, scale: scale,

@@ -74,6 +74,7 @@ public enum Overlay {
     /// of another size is blended over the overlapping top-left part only.
     public static func compose(frame: RGBImage, heat: HeatLayer?, heatOpacity: Float, bars: [ActionBar],
                                timestamp: String, caption: String?) -> RGBImage {
+        frame.checkInvariant()
         var out = frame
         let width = frame.width, height = frame.height
         guard width > 0, height > 0 else { return out }

@@ -23,6 +23,7 @@ public enum PILResize {
 
     /// Resizes with a Pillow filter (BICUBIC unless told); identical sizes return the image unchanged, as Pillow copies.
     public static func resize(_ image: RGBImage, width: Int, height: Int, filter: Filter = .bicubic) -> RGBImage {
+        image.checkInvariant()
         precondition(width > 0 && height > 0, "resize target \(width)x\(height) must be positive")
         precondition(image.width > 0 && image.height > 0, "cannot resize an empty image")
         let needHorizontal = width != image.width

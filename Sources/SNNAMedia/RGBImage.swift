@@ -2,10 +2,17 @@
 /// Interleaved row-major RGB matches what swscale (RGB24), libpng (PNG_FORMAT_RGB) and PIL all use,
 /// so no stage needs to reshuffle bytes.
 public struct RGBImage: Sendable, Equatable {
-    public var width: Int
-    public var height: Int
+    public private(set) var width: Int
+    public private(set) var height: Int
     /// RGB interleaved, row-major; count == width * height * 3.
     public var pixels: [UInt8]
+
+    /// The size invariant, checked by the functions that write through raw pointers (`pixels` can be replaced).
+    @inline(__always)
+    func checkInvariant() {
+        precondition(pixels.count == width * height * 3,
+                     "RGBImage \(width)x\(height) holds \(pixels.count) bytes, not \(width * height * 3)")
+    }
 
     public init(width: Int, height: Int, pixels: [UInt8]) {
         precondition(width >= 0 && height >= 0, "negative image size \(width)x\(height)")

@@ -123,6 +123,7 @@ public final class VideoWriter {
         guard !done, let encoder, let frame, let sws else {
             throw MediaError("cannot write to video '\(path)': the writer is already finished or abandoned")
         }
+        image.checkInvariant()
         guard image.width == width, image.height == height else {
             throw MediaError("cannot write a \(image.width)x\(image.height) picture to video '\(path)' (\(width)x\(height))")
         }

@@ -244,7 +244,7 @@ extension ViTEngine {
         chains.beginLayer()
         // Heads in parallel; within a head, tiles of query rows, so A and G never exist as whole N×N matrices and a
         // tile stays in cache from its recomputation to the last product that reads it (§7.3 S9).
-        Parallel.forEach(c.numHeads) { h, worker in
+        Parallel.forEach(c.numHeads, maxWorkers: work.attention.count) { h, worker in
             let a = work.attention[worker], g = work.gradient[worker]
             let dQKV = work.dQKV
             for r0 in stride(from: 0, to: n, by: tileRows) {

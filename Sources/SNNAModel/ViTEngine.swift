@@ -66,6 +66,11 @@ public final class ViTEngine: @unchecked Sendable {
         try check(w.norm.gamma.count == d && w.norm.beta.count == d, "norm shape")
         try check(w.patchEmbed.bias.count == d && w.head.bias.count == c.numClasses, "bias shapes")
         try check(c.patchSize >= 1 && c.gridSize >= 1 && m >= 1, "sizes must be positive")
+        // The kernels index matrices through raw pointers with rows × cols: the storage must hold exactly that
+        // (`data` is settable, so the invariant of `Matrix.init` alone is not enough).
+        let matrices = [w.posEmbed, w.patchEmbed.weight, w.head.weight]
+            + w.blocks.flatMap { [$0.qkv.weight, $0.proj.weight, $0.fc1.weight, $0.fc2.weight] }
+        try check(matrices.allSatisfy { $0.data.count == $0.rows * $0.cols }, "a weight matrix's storage does not match its shape")
     }
 
     /// The patch grid of an image of this size after the top-left crop to a multiple of the patch.
