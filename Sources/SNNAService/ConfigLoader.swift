@@ -116,13 +116,23 @@ struct NodeReader {
         return false
     }
 
+    /// Decimal integers only (an optional sign, digits, `_` separators). Yams' own reading also takes YAML 1.1
+    /// base-60 forms (`1:30`) and traps on an overflowing one, so the scalar's text is parsed here.
     func int(_ node: Node, _ key: String) throws -> Int {
-        guard let v = node.int else { throw fail(key, node, "expected an integer, got '\(node.string ?? "a list or mapping")'") }
+        guard case .scalar(let s) = node, let v = Int(s.string.replacingOccurrences(of: "_", with: "")),
+              !s.string.isEmpty, s.string.allSatisfy({ $0.isASCII && ($0.isNumber || "+-_".contains($0)) }) else {
+            throw fail(key, node, "expected an integer, got '\(node.string ?? "a list or mapping")'")
+        }
         return v
     }
 
+    /// Finite decimal numbers (`10`, `0.5`, `1e-3`); not base-60, not .inf or .nan.
     func double(_ node: Node, _ key: String) throws -> Double {
-        guard let v = node.float, v.isFinite else { throw fail(key, node, "expected a number, got '\(node.string ?? "a list or mapping")'") }
+        guard case .scalar(let s) = node,
+              s.string.allSatisfy({ $0.isASCII && ($0.isNumber || "+-._eE".contains($0)) }),
+              let v = Double(s.string.replacingOccurrences(of: "_", with: "")), v.isFinite else {
+            throw fail(key, node, "expected a number, got '\(node.string ?? "a list or mapping")'")
+        }
         return v
     }
 

@@ -60,6 +60,15 @@ import Testing
         #expect(error("watch: [/d/cam]\noutput: \(dir)/out\nstate: \(dir)/state\nmodel: /d/m.st") == "parsed")
     }
 
+    @Test func numbersAreDecimalOnlyNeverBase60() {
+        #expect(error(minimal + "\nworkers: 1:30").contains("'workers'"))
+        #expect(error(minimal + "\nworkers: \(Array(repeating: "1", count: 25).joined(separator: ":"))").contains("'workers'"))
+        #expect(error(minimal + "\nquiet_period: 1:30.5").contains("'quiet_period'"))
+        #expect(error(minimal + "\nquiet_period: .inf").contains("'quiet_period'"))
+        #expect(error(minimal + "\nworkers: 1_0") == "parsed")
+        #expect(error(minimal + "\nquiet_period: 1e1") == "parsed")
+    }
+
     @Test func hardeningKeysAreCheckedAndDeleteInputsIsGone() {
         #expect(error(minimal + "\nstall_timeout: 1") .contains("'stall_timeout'"))
         #expect(error(minimal + "\nworker_memory_mb: 10").contains("'worker_memory_mb'"))
