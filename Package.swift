@@ -35,6 +35,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-pthread-dev"])]),
@@ -63,7 +64,8 @@ let package = Package(
                                                     .product(name: "Hummingbird", package: "hummingbird"),
                                                     .product(name: "Metrics", package: "swift-metrics"),
                                                     .product(name: "Prometheus", package: "swift-prometheus"),
-                                                    .product(name: "Crypto", package: "swift-crypto")],
+                                                    .product(name: "Crypto", package: "swift-crypto"),
+                                                    .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
                 swiftSettings: swift6),
         .executableTarget(name: "snna", dependencies: [
             "SNNAService",

@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import Logging
+import ServiceLifecycle
 import SNNAModel
 import SNNAPipeline
 import Synchronization
@@ -30,6 +31,7 @@ public final class DaemonService: @unchecked Sendable {
     private let lowSpace = Mutex<String?>(nil)
     private let sweeping = Atomic<Bool>(false)
     private var httpTask: Task<Void, Error>?
+    private var httpGroup: ServiceGroup?
     /// A full scan of the watch folders (at start and on every reload; the watcher rescans periodically itself).
     private var rescan: (() -> Void)?
     /// Set when the watcher can no longer see (its thread died): the daemon exits non-zero so systemd restarts it.
@@ -44,7 +46,18 @@ public final class DaemonService: @unchecked Sendable {
         settings = Mutex(config.process)
         let format = LineLogHandler.Format(rawValue: config.logFormat) ?? .text
         let level = Logger.Level(rawValue: config.logLevel) ?? .info
+        // Every logger of the process — Hummingbird's and ServiceLifecycle's too — writes through the same handler,
+        // so journald gets one format and one level.
+        Self.bootstrapLogging(format: format, level: level)
         logger = Logger(label: "snna") { LineLogHandler(label: $0, format: format, level: level) }
+    }
+
+    private static let loggingBootstrapped = Atomic<Bool>(false)
+
+    /// swift-log's process-wide handler (once per process; a second daemon in the same process keeps the first's).
+    static func bootstrapLogging(format: LineLogHandler.Format, level: Logger.Level) {
+        guard !loggingBootstrapped.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        LoggingSystem.bootstrap { LineLogHandler(label: $0, format: format, level: level) }
     }
 
     /// Runs until SIGTERM or SIGINT; returns the exit status.
@@ -146,7 +159,7 @@ public final class DaemonService: @unchecked Sendable {
         done.wait()
         watcher.stop()
         signals.forEach { $0.cancel() }
-        httpTask?.cancel()
+        stopHTTP()
         logger.info("stopped")
         return exitStatus
     }
@@ -155,6 +168,18 @@ public final class DaemonService: @unchecked Sendable {
     func workersProgressing(now: Date = Date()) -> Bool {
         let progress = current.withLock { $0.values.map(\.lastProgress) }
         return WatchdogPolicy.mayPing(lastProgress: progress, now: now, stallTimeout: config.stallTimeout)
+    }
+
+    /// Stops the HTTP server gracefully (at most 5 s for open requests, then cancelled).
+    private func stopHTTP() {
+        guard let group = httpGroup, let task = httpTask else { return }
+        let finished = DispatchSemaphore(value: 0)
+        Task {
+            await group.triggerGracefulShutdown()
+            _ = await task.result
+            finished.signal()
+        }
+        if finished.wait(timeout: .now() + 5) == .timedOut { task.cancel() }
     }
 
     /// Serves the HTTP endpoints until the process ends (Hummingbird's own signal handling stays off: SIGTERM is ours).
@@ -176,8 +201,12 @@ public final class DaemonService: @unchecked Sendable {
                                           maxConnections: config.httpMaxConnections, onListening: { listening.signal() })
         let logger = self.logger
         let stopping = { [self] in self.stopping.load(ordering: .acquiring) }
+        // Run as a ServiceLifecycle service, so shutdown is a graceful stop (connections drained, no cancellation
+        // errors in the log); SIGTERM stays the daemon's own (no signals handled by the group).
+        let group = ServiceGroup(configuration: .init(services: [.init(service: app)], logger: logger))
+        httpGroup = group
         httpTask = Task {
-            do { try await app.run() } catch {
+            do { try await group.run() } catch {
                 failure.withLock { $0 = "\(error)" }
                 // Cancelled at shutdown: not an error worth an operator's attention.
                 if stopping() || error is CancellationError {
