@@ -129,6 +129,8 @@ public final class FolderWatcher: @unchecked Sendable {
 
     // inotify constants (sys/inotify.h), spelled out to avoid importer surprises.
     private static let inModify: UInt32 = 0x0000_0002
+    /// How long a file closed after writing (or moved in) must see no further write before it is complete.
+    static let closeSettle: Double = 0.25
     private static let inAttrib: UInt32 = 0x0000_0004
     private static let inCloseWrite: UInt32 = 0x0000_0008
     private static let inMovedFrom: UInt32 = 0x0000_0040
@@ -299,8 +301,11 @@ public final class FolderWatcher: @unchecked Sendable {
             lock.lock()
             let stopNow = stopped
             let hasPending = !pending.isEmpty
+            // A file closed or moved in is due after a short settle, sooner than the next regular check.
+            let firstDue = pending.values.map { $0.since + quietPeriod }.min() ?? .infinity
             lock.unlock()
             if stopNow { break }
+            if firstDue < nextCheck { nextCheck = max(firstDue, FolderWatcher.monotonic()) }
 
             var deadline = min(nextRootPoll, nextRescan)
             if hasPending { deadline = min(deadline, nextCheck) }
@@ -518,7 +523,15 @@ public final class FolderWatcher: @unchecked Sendable {
                         pending[real] = nil  // an empty file is never complete; a later write brings it back
                         continue
                     }
-                    if let file = reportLocked(real, stamp) { out.append(file) }
+                    // Closed after writing or moved into place — but it may have been opened again since (created
+                    // empty or moved in empty, then written: `touch` then append). Complete once no write follows
+                    // for a moment: a write event after it puts the file back under the quiet period.
+                    let settle = min(FolderWatcher.closeSettle, quietPeriod)
+                    pending[real] = Pending(stamp: stamp, since: FolderWatcher.monotonic() - quietPeriod + settle,
+                                            foundByRescan: false)
+                } else if mask & FolderWatcher.inModify != 0, let entry = pending[real], let stamp = FolderWatcher.stamp(real) {
+                    // Written again while waiting: the quiet period starts over.
+                    pending[real] = Pending(stamp: stamp, since: FolderWatcher.monotonic(), foundByRescan: entry.foundByRescan)
                 } else if pending[real] == nil, let stamp = FolderWatcher.stamp(real) {
                     // Created, written or touched: it becomes complete when closed, or when quiet.
                     if reported[real] != stamp || mask & FolderWatcher.inCreate != 0 {

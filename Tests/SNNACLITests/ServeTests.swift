@@ -221,6 +221,11 @@ struct ServeTests {
             kill(daemon.process.processIdentifier, SIGTERM)
             #expect(Self.waitFor(10) { !daemon.process.isRunning }, "did not stop: \(daemon.log)")
             #expect(daemon.process.terminationStatus == 0, "\(daemon.log)")
+            // A clean run and a clean stop log no errors (the HTTP server's shutdown included), and every line is
+            // the configured JSON (Hummingbird's own lines too).
+            let logLines = daemon.log.split(separator: "\n").filter { !$0.isEmpty }
+            #expect(!logLines.contains { $0.contains("\"level\":\"error\"") || $0.contains(" error ") }, "\(daemon.log)")
+            #expect(logLines.allSatisfy { $0.hasPrefix("{") }, "\(daemon.log)")
             messages += notify.drain()
             #expect(messages.contains { $0.contains("STATUS=") } && messages.contains { $0.contains("STOPPING=1") }, "\(messages)")
             #expect(messages.contains { $0.contains("RELOADING=1") }, "\(messages)")

@@ -287,6 +287,36 @@ private func bindSocket(_ path: String) -> Int32 {
         #expect(reports.all.first { $0.path == root + "/clip2.mp4" }?.size == 3000)
     }
 
+    /// Created empty and closed (or moved in empty), then opened again and written in chunks: the close event is
+    /// handled while the file is already being written again, so a re-stat at that moment sees data. It must be
+    /// reported only after the writes stop, not at the first close (issue 14: a dashcam file taken half-written).
+    @Test(arguments: [false, true])
+    func fileWrittenAgainAfterAnEmptyCloseWaitsForTheWritesToStop(movedIn: Bool) throws {
+        let root = tempFolder()
+        defer { removeFolder(root) }
+        let w = watcher(root, quiet: 1.5)
+        let reports = Reports()
+        try w.start { reports.add($0) }
+        defer { w.stop() }
+        let path = root + "/clip.mp4"
+        if movedIn {
+            writeFile(root + "/.clip.tmp", bytes: 0)
+            #expect(rename(root + "/.clip.tmp", path) == 0)
+        } else {
+            writeFile(path, bytes: 0)
+        }
+        let fd = open(path, O_WRONLY | O_APPEND)
+        let chunk = [UInt8](repeating: 9, count: 4096)
+        for _ in 0..<4 {
+            _ = chunk.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
+            sleep(0.5)
+            #expect(reports.all.isEmpty, "taken while still being written")
+        }
+        close(fd)
+        #expect(reports.wait(path, timeout: 3))
+        #expect(reports.all.count == 1 && reports.all.first?.size == 4 * 4096)
+    }
+
     @Test func fileKeptOpenIsReportedAfterQuietPeriod() throws {
         let root = tempFolder()
         defer { removeFolder(root) }
