@@ -72,13 +72,15 @@ fuzz_one() {
     # -timeout: one input taking 10 s is a hang; -rss_limit_mb: one input growing the process past 2 GiB is a
     # memory bomb (both count as crashes). The first directory given receives the new corpus entries. Leaks are
     # crashes too (LeakSanitizer, on with ASan), except the third-party ones listed in Fuzz/lsan.supp.
-    LSAN_OPTIONS="suppressions=$FUZZ/lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}" \
+    # SWIFT_BACKTRACE: the Swift runtime's own crash backtracer would race libFuzzer's handler (and trips ASan).
+    SWIFT_BACKTRACE=enable=no LSAN_OPTIONS="suppressions=$FUZZ/lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}" \
         nice -n "$NICE" "$exe" "$work/corpus" "$seeds" "${dict[@]}" \
         -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
         -artifact_prefix="$work/crashes/" -print_final_stats=1 "$@" >"$log" 2>&1 || status=$?
     # The closing statistics, one line.
     local runs rate added rss
-    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+    # Executions: the last "#N" status line (fork mode, -fork=N, prints no stat:: lines).
+    runs=$(grep -oE '^#[0-9]+' "$log" | tail -1 | tr -d '#')
     rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
     added=$(sed -n 's/^stat::new_units_added: *//p' "$log" | tail -1)
     rss=$(sed -n 's/^stat::peak_rss_mb: *//p' "$log" | tail -1)
@@ -93,7 +95,7 @@ fuzz_one() {
         fi
         return 1
     fi
-    echo "fuzz: $target ok: ${runs:-?} executions (${rate:-?}/s), $added new inputs, corpus $(find "$work/corpus" -type f | wc -l) + $(find "$seeds" -type f | wc -l) seeds, peak RSS ${rss:-?} MB"
+    echo "fuzz: $target ok: ${runs:-?} executions (${rate:-?}/s), ${added:-?} new inputs, corpus $(find "$work/corpus" -type f | wc -l) + $(find "$seeds" -type f | wc -l) seeds, peak RSS ${rss:-?} MB"
 }
 
 [ $# -ge 1 ] || usage
