@@ -93,6 +93,9 @@ def safetensors():
         ("s", "F32", [], f32([7])),
     ], {"format": "pt", "note": "caf\u00e9 \\u escapes"}))
     put("safetensors", "empty.safetensors", safetensors_bytes([], {}))
+    # Regression seed (Tests/SNNAModelTests/FuzzRegressionTests.swift): an empty tensor whose other dimensions overflow.
+    header = b'{"a":{"dtype":"F32","shape":[4611686018427387904,4,0],"data_offsets":[0,0]}}'
+    put("safetensors", "regression-zero-dim.safetensors", struct.pack("<Q", len(header)) + header)
     put("safetensors", "nested-extra.safetensors", struct.pack("<Q", 72) +
         b'{"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4],"extra":[{"k":[1,2.5e3,true,null]}]}}'.ljust(72) + f32([1]))
     # A 1-block snna-vit/1 model in float16, with LayerScale (the loader's other branches).
@@ -233,6 +236,8 @@ def torch_pickles():
         ("empty", FakeTensor(s0, 16, [0, 4], [4, 1])),
         ("param", FakeTensor(s0, 8, [8], [1], parameter=True)),
     ])
+    # Regression seed (Tests/SNNAModelImportTests/FuzzRegressionTests.swift): an empty tensor whose sizes overflow.
+    put("torch", "regression-zero-dim.pkl", dump({"t": FakeTensor(s0, 0, [0, 2 ** 40, 2 ** 40], [1, 2 ** 40, 1])}, 2))
     put("torch", "state-dict-p2.pkl", dump({"state_dict": state, "epoch": 3}, 2))
     put("torch", "teacher-p4.pkl", dump({"teacher": state, "student": state}, 4))
     put("torch", "bare-p2.pkl", dump(state, 2))
