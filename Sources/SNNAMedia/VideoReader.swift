@@ -507,9 +507,11 @@ final class RGBConverter {
 
 /// Byte-level checks of container structure that FFmpeg's demuxers do not report: where a box, element
 /// or packet claims more bytes than the file holds, the file was cut off.
-enum ContainerCheck {
+///
+/// Public so that the fuzz target (Fuzz/, a separate package) can reach it: these checks read untrusted files.
+public enum ContainerCheck {
     /// A reason when the file's top-level structure runs past its end; nil when it looks whole or unknown.
-    static func truncation(path: String) -> String? {
+    public static func truncation(path: String) -> String? {
         guard let file = fopen(path, "rb") else { return nil }
         defer { fclose(file) }
         guard fseeko(file, 0, SEEK_END) == 0 else { return nil }
@@ -543,7 +545,7 @@ enum ContainerCheck {
     }
 
     /// An ISO BMFF file (MP4/MOV) whose top level has no 'moov' box: a recording never finalised.
-    static func isISOBMFFWithoutMoov(path: String) -> Bool {
+    public static func isISOBMFFWithoutMoov(path: String) -> Bool {
         guard let file = fopen(path, "rb") else { return false }
         defer { fclose(file) }
         guard fseeko(file, 0, SEEK_END) == 0 else { return false }

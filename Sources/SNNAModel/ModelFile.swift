@@ -159,6 +159,10 @@ private struct Loader {
             throw fail("tensor 'patch_embed.proj.weight' has shape \(pw), expected [\(d), 3, P, P]")
         }
         let p = pw[2]
+        // Checked before it bounds input_short_side below (a range p…max with p > max would trap).
+        guard p <= ModelFile.maxInputShortSide else {
+            throw fail("tensor 'patch_embed.proj.weight' has patch size \(p), larger than the largest input (\(ModelFile.maxInputShortSide))")
+        }
         var depth = 0
         while file.tensors["blocks.\(depth).norm1.weight"] != nil { depth += 1 }
         guard depth > 0 else { throw fail("missing tensor 'blocks.0.norm1.weight' (no transformer blocks)") }

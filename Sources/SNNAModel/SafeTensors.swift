@@ -43,7 +43,7 @@ public struct SafeTensorInfo: Sendable, Equatable {
     public let dataRange: Range<Int>
 
     /// The number of elements: the product of `shape` (1 for a scalar, shape `[]`).
-    /// Validated not to overflow when the header was read.
+    /// Validated not to overflow when the header was read, in any order of the dimensions (a zero among them included).
     public var elementCount: Int { shape.reduce(1, *) }
 }
 
@@ -315,18 +315,18 @@ enum SafeTensorsHeader {
         guard let offsets else { throw fail("tensor '\(name)' has no data_offsets") }
 
         // Element and byte counts, overflow-checked and bounded by the data section.
-        var elements = 1
-        if !shape.contains(0) {
-            for dim in shape {
-                let (product, overflow) = elements.multipliedReportingOverflow(by: dim)
-                guard !overflow else {
-                    throw fail("shape \(shape) of tensor '\(name)' is too large: its element count overflows")
-                }
-                elements = product
+        // The product of the non-zero dimensions must fit too, even when a zero makes the tensor empty: then any
+        // partial product of the shape fits, so `elementCount` and every later product over the shape are safe
+        // (a [2^62, 4, 0] shape used to pass here and trap in `elementCount`: Tests/SNNAModelTests/FuzzRegressionTests).
+        var nonZero = 1
+        for dim in shape where dim != 0 {
+            let (product, overflow) = nonZero.multipliedReportingOverflow(by: dim)
+            guard !overflow else {
+                throw fail("shape \(shape) of tensor '\(name)' is too large: its element count overflows")
             }
-        } else {
-            elements = 0
+            nonZero = product
         }
+        let elements = shape.contains(0) ? 0 : nonZero
         let (byteCount, overflow) = elements.multipliedReportingOverflow(by: dtype.byteSize)
         guard !overflow, byteCount <= dataSize else {
             throw fail("tensor '\(name)' (\(dtype.rawValue), shape \(shape)) needs \(overflow ? "more than \(Int.max)" : "\(byteCount)") "

@@ -218,13 +218,17 @@ final class TorchStorageLoader {
             shape.append(Int(d))
             strides.append(Int(t))
         }
-        var numel = 1
-        for d in shape {
-            guard let p = numel.torchMultiplied(d) else {
+        // The product of the non-zero sizes must fit even when a zero size makes the tensor empty, so that every
+        // partial product over the shape (the contiguity check below, any later consumer) fits too (a [0, 2^40, 2^40]
+        // tensor used to pass here and trap in the contiguity check: Tests/SNNAModelImportTests/FuzzRegressionTests).
+        var nonZero = 1
+        for d in shape where d != 0 {
+            guard let p = nonZero.torchMultiplied(d) else {
                 throw ImportError("\(label): tensor on storage '\(key)' has an absurd shape \(shape) (element count overflows)")
             }
-            numel = p
+            nonZero = p
         }
+        let numel = shape.contains(0) ? 0 : nonZero
         let offset = Int(off64)
         if numel > 0 {
             var last = offset

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SNNAEvaluation
 import SNNAModel
 import SNNAModelImport
 
