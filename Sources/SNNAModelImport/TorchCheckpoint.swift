@@ -216,7 +216,9 @@ final class TorchStorageLoader {
                 throw ImportError("\(label): tensor on storage '\(key)' has a negative or non-integer size / stride")
             }
             shape.append(Int(d))
-            strides.append(Int(t))
+            // PyTorch ignores the stride of a size-1 dimension; so does the span check below, so it must not be
+            // used either (an unbounded one overflowed the gather's position).
+            strides.append(d == 1 ? 0 : Int(t))
         }
         // The product of the non-zero sizes must fit even when a zero size makes the tensor empty, so that every
         // partial product over the shape (the contiguity check below, any later consumer) fits too (a [0, 2^40, 2^40]
@@ -239,7 +241,7 @@ final class TorchStorageLoader {
                 last = l
             }
             guard last < st.numel else {
-                throw ImportError("\(label): tensor of shape \(shape), stride \(strides), offset \(offset) needs \(last + 1) elements but storage '\(key)' has \(st.numel)")
+                throw ImportError("\(label): tensor of shape \(shape), stride \(strides), offset \(offset) needs \(last == Int.max ? "more than \(Int.max)" : String(last + 1)) elements but storage '\(key)' has \(st.numel)")
             }
         }
         guard numel <= budget else {

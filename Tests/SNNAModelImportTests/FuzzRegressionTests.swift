@@ -25,4 +25,22 @@ import Testing
         let root = try TorchCheckpoint.load(bytes: good, label: "empty.pth")
         #expect(root["t"]?.tensorValue == TorchTensor(shape: [0, 4], values: [], dtype: .float32))
     }
+
+    /// From the unsafe-buffer audit of issue 14 (reproduced as traps): a size-1 dimension with an enormous stride
+    /// (its span is 0, so no bound applied, but the gather still stepped by it), and a view whose last element is at
+    /// Int.max (the rejection message computed `last + 1`).
+    @Test func enormousStridesOfSizeOneDimensionsAndAViewEndingAtIntMax() throws {
+        let storage: Fx.Storage = .f32([10, 20])
+        let sizeOne = Fx.checkpoint(.dict([("t", .tensor(.init(key: "0", storage: storage, offset: 1, shape: [2, 1],
+                                                                stride: [0, Int.max])))]))
+        let root = try TorchCheckpoint.load(bytes: sizeOne, label: "size-one.pth")
+        #expect(root["t"]?.tensorValue?.values == [20, 20])
+        let atMax = Fx.checkpoint(.dict([("t", .tensor(.init(key: "0", storage: storage, offset: 1, shape: [2, 2],
+                                                             stride: [1, Int.max - 2])))]))
+        #expect {
+            _ = try TorchCheckpoint.load(bytes: atMax, label: "at-max.pth")
+        } throws: { error in
+            ((error as? ImportError)?.message ?? "").contains("elements but storage")
+        }
+    }
 }
