@@ -78,7 +78,7 @@ let package = Package(
         .testTarget(name: "SNNAAttributionTests", dependencies: ["SNNAAttribution", "SNNAModel", "SNNAKernels"],
                     swiftSettings: swift6),
         .testTarget(name: "SNNAMediaTests", dependencies: ["SNNAMedia"], swiftSettings: swift6),
-        .testTarget(name: "SNNACLITests", dependencies: ["SNNAModel", "SNNAMedia"], swiftSettings: swift6),
+        .testTarget(name: "SNNACLITests", dependencies: ["SNNAModel", "SNNAMedia", "SNNAKernels"], swiftSettings: swift6),
         .testTarget(name: "SNNAModelImportTests", dependencies: ["SNNAModelImport", "SNNAModel", "SNNAKernels"],
                     exclude: ["Corpus"], swiftSettings: swift6),
         .testTarget(name: "SNNAServiceTests", dependencies: ["SNNAService", "SNNAPipeline"], swiftSettings: swift6),

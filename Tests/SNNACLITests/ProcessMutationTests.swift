@@ -1,41 +1,32 @@
 import Foundation
+import SNNAKernels
 import Testing
 
 /// Issue 14: `snna process` on 300 seeded byte-mutations of a small real MP4 (and the crafted 32-byte file) ends with
 /// status 0 or 1 and, on 1, exactly one `snna: error:` line — never a signal, never a hang.
 @Suite("snna process on mutated files", .enabled(if: MediaTools.available, "ffmpeg and ffprobe are not on PATH"))
 struct ProcessMutationTests {
-    /// A small deterministic generator (SplitMix64), so a failing mutation is reproducible from its number.
-    struct SplitMix {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(max(n, 1))) }
-    }
+    /// A number in 0..<n from the project's seeded generator, so a failing mutation is reproducible from its number.
+    static func below(_ r: inout SeededRandom, _ n: Int) -> Int { Int(r.next() % UInt64(max(n, 1))) }
 
     /// Mutation `seed` of `original`: byte flips, a box size overwritten with an extreme value, a cut, or a splice.
     static func mutate(_ original: [UInt8], seed: UInt64) -> [UInt8] {
-        var r = SplitMix(state: seed)
+        var r = SeededRandom(seed: seed)
         var bytes = original
-        switch r.below(4) {
+        switch below(&r, 4) {
         case 0:
-            for _ in 0..<(1 + r.below(16)) { bytes[r.below(bytes.count)] ^= UInt8(1 + r.below(255)) }
+            for _ in 0..<(1 + below(&r, 16)) { bytes[below(&r, bytes.count)] ^= UInt8(1 + below(&r, 255)) }
         case 1:
             // Box headers live at the start and around 'moov': overwrite a 4- or 8-byte big-endian size somewhere there.
             let extremes: [UInt64] = [0, 1, 7, 8, 0xFFFF_FFFF, 0x7FFF_FFFF_FFFF_FFFF, 0xFFFF_FFFF_FFFF_FFFF, UInt64(bytes.count)]
-            let value = extremes[r.below(extremes.count)]
-            let at = r.below(min(bytes.count - 8, 4096))
-            let width = r.below(2) == 0 ? 4 : 8
+            let value = extremes[below(&r, extremes.count)]
+            let at = below(&r, min(bytes.count - 8, 4096))
+            let width = below(&r, 2) == 0 ? 4 : 8
             for i in 0..<width { bytes[at + i] = UInt8(truncatingIfNeeded: value >> (8 * UInt64(width - 1 - i))) }
         case 2:
-            bytes = Array(bytes.prefix(r.below(bytes.count)))
+            bytes = Array(bytes.prefix(below(&r, bytes.count)))
         default:
-            let from = r.below(bytes.count), to = r.below(bytes.count), n = r.below(512)
+            let from = below(&r, bytes.count), to = below(&r, bytes.count), n = below(&r, 512)
             for i in 0..<n where from + i < bytes.count && to + i < bytes.count { bytes[to + i] = original[from + i] }
         }
         return bytes
