@@ -112,11 +112,32 @@ func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thr
     }
 }
 
+/// Runs jobs on dispatch threads of its own. Swift Testing runs synchronous tests on the cooperative pool, which has
+/// one thread per core: on a 2-core CI machine two real-process suites waiting on their daemons hold both, and a
+/// server on that pool would answer nothing until they finish. This suite's server and test bodies run here instead.
+final class DedicatedTaskExecutor: TaskExecutor, @unchecked Sendable {
+    static let shared = DedicatedTaskExecutor()
+    private let queue = DispatchQueue(label: "snna.http-tests", attributes: .concurrent)
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let unowned = UnownedJob(job)
+        queue.async { unowned.runSynchronously(on: self.asUnownedTaskExecutor()) }
+    }
+}
+
 @Suite(.serialized) struct HTTPEndpointsTests {
-    /// The endpoints on 127.0.0.1 with a kernel-picked port, a real job store in a temporary folder, for `body`.
+    /// The endpoints on 127.0.0.1 with a kernel-picked port, a real job store in a temporary folder, for `body`,
+    /// everything on `DedicatedTaskExecutor`.
     func withServer(idleTimeout: Duration = HTTPEndpoints.defaultIdleTimeout,
                     maxConnections: Int = HTTPEndpoints.defaultMaxConnections,
                     _ body: (JobStore, Int) async throws -> Void) async throws {
+        try await withTaskExecutorPreference(DedicatedTaskExecutor.shared) {
+            try await serve(idleTimeout: idleTimeout, maxConnections: maxConnections, body)
+        }
+    }
+
+    private func serve(idleTimeout: Duration, maxConnections: Int,
+                       _ body: (JobStore, Int) async throws -> Void) async throws {
         let folder = try makeTempFolder("http")
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let store = try JobStore(folder: folder)
@@ -124,7 +145,7 @@ func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thr
         let (ports, announce) = AsyncStream<Int>.makeStream()
         let app = endpoints.application(address: try #require(HTTPAddress("127.0.0.1:0")), idleTimeout: idleTimeout,
                                         maxConnections: maxConnections, onListeningOnPort: { announce.yield($0) })
-        let server = Task { try await app.run() }
+        let server = Task(executorPreference: DedicatedTaskExecutor.shared) { try await app.run() }
         var iterator = ports.makeAsyncIterator()
         let port = try #require(await iterator.next())
         do { try await body(store, port) } catch {
