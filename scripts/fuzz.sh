@@ -46,6 +46,14 @@ executable() {
 }
 
 build() {
+    # libFuzzer's runtime ships with the Swift toolchain (no system package needed); say so plainly if it is not there.
+    local resources
+    resources="$(dirname "$(command -v swiftc)")/../lib/swift/clang/lib/linux"
+    if ! ls "$resources"/libclang_rt.fuzzer-*.a >/dev/null 2>&1; then
+        echo "fuzz: this Swift toolchain has no libFuzzer runtime (no $resources/libclang_rt.fuzzer-*.a);" \
+            "use a swift.org toolchain for Linux, which ships it" >&2
+        exit 1
+    fi
     echo "fuzz: building the targets (release, -sanitize=$SANITIZE)…" >&2
     local started=$SECONDS
     # The sanitizer flags reach every Swift module, dependencies included, so coverage is collected inside the

@@ -2,7 +2,8 @@
 # Installs the Debian packages snna builds and runs against (FFmpeg 5.1, OpenBLAS, libpng, SQLite, libsystemd), the
 # ffmpeg CLI that the demo and the tests use to make sample media, and python3 with pip and jsonschema (the tests
 # validate JSON with jsonschema; scripts/fetch-demo-model downloads the demo backbone's wheel with pip), and strace
-# (the daemon's durability test reads its fsync order).
+# (the daemon's durability test reads its fsync order). The fuzz targets (scripts/fuzz.sh) need nothing more:
+# libFuzzer's and ASan's runtimes ship with the Swift toolchain.
 # Idempotent; needs root or sudo.
 set -euo pipefail
 SUDO=""
