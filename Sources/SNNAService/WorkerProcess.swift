@@ -159,11 +159,12 @@ final class WorkerProcess {
                     }
                 }
             } else if stdoutOpen || stderrOpen {
-                // The worker is gone; a grandchild could hold the pipes open, so do not wait for EOF forever.
-                if lineBuffer.isEmpty && fds.allSatisfy({ $0.revents == 0 }) { break }
+                // The worker is gone and 200 ms passed without a byte: whatever still holds the pipes open (a
+                // grandchild) is not worth waiting for.
+                if fds.allSatisfy({ $0.revents == 0 }) { break }
             }
         }
-        if let line = Optional(lineBuffer), !line.isEmpty { handle(line: line[...]) }
+        if !lineBuffer.isEmpty { handle(line: lineBuffer[...]) }   // a last line without its newline
 
         if let killedFor { return stopSentAt != nil && final?.kind == .cancelled ? .cancelled : .crashed(reason: killedFor) }
         if let final {
