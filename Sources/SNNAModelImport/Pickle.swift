@@ -1,121 +1,3 @@
-/// A value read by the restricted unpickler. Nothing in a pickle is ever executed: class references stay names,
-/// calls on unknown classes become `.object` placeholders.
-public indirect enum PickleValue: Sendable, Equatable, CustomStringConvertible {
-    case none
-    case bool(Bool)
-    case int(Int64)
-    /// An integer outside Int64, as its little-endian two's-complement bytes (pickle LONG1/LONG4).
-    case bigInt([UInt8])
-    case float(Double)
-    case string(String)
-    case bytes([UInt8])
-    case list([PickleValue])
-    case tuple([PickleValue])
-    case set([PickleValue])
-    /// A dict or OrderedDict, in insertion order (duplicate keys: the last value wins, at the first key's place).
-    case dict([(key: PickleValue, value: PickleValue)])
-    case tensor(TorchTensor)
-    /// A GLOBAL / STACK_GLOBAL that was never called: "module.qualname".
-    case classRef(String)
-    /// An opaque instance: the class name ("argparse.Namespace"), the constructor / REDUCE / NEWOBJ arguments and the
-    /// BUILD state (`.none` when there was none). Items appended or set on such an object follow the arguments as
-    /// one trailing `.list` / `.dict`.
-    case object(String, args: [PickleValue], state: PickleValue)
-    /// A persistent storage reference that no tensor consumed: (storage class, key, location, numel).
-    case storage(type: String, key: String, location: String, numel: Int)
-
-    public static func == (a: PickleValue, b: PickleValue) -> Bool {
-        switch (a, b) {
-        case (.none, .none): return true
-        case let (.bool(x), .bool(y)): return x == y
-        case let (.int(x), .int(y)): return x == y
-        case let (.bigInt(x), .bigInt(y)): return x == y
-        case let (.float(x), .float(y)): return x == y || (x.isNaN && y.isNaN)
-        case let (.string(x), .string(y)): return x == y
-        case let (.bytes(x), .bytes(y)): return x == y
-        case let (.list(x), .list(y)), let (.tuple(x), .tuple(y)), let (.set(x), .set(y)): return x == y
-        case let (.dict(x), .dict(y)):
-            return x.count == y.count && zip(x, y).allSatisfy { $0.key == $1.key && $0.value == $1.value }
-        case let (.tensor(x), .tensor(y)): return x == y
-        case let (.classRef(x), .classRef(y)): return x == y
-        case let (.object(n1, a1, s1), .object(n2, a2, s2)): return n1 == n2 && a1 == a2 && s1 == s2
-        case let (.storage(t1, k1, l1, n1), .storage(t2, k2, l2, n2)): return t1 == t2 && k1 == k2 && l1 == l2 && n1 == n2
-        default: return false
-        }
-    }
-
-    /// The value for a string key of a dict (nil if not a dict or absent).
-    public subscript(key: String) -> PickleValue? {
-        guard case .dict(let entries) = self else { return nil }
-        return entries.first { $0.key == .string(key) }?.value
-    }
-
-    public var dictEntries: [(key: PickleValue, value: PickleValue)]? {
-        if case .dict(let e) = self { return e }
-        return nil
-    }
-    public var intValue: Int64? {
-        switch self {
-        case .int(let v): return v
-        case .bool(let b): return b ? 1 : 0
-        default: return nil
-        }
-    }
-    public var doubleValue: Double? {
-        switch self {
-        case .float(let v): return v
-        case .int(let v): return Double(v)
-        default: return nil
-        }
-    }
-    public var stringValue: String? { if case .string(let s) = self { return s }; return nil }
-    public var tensorValue: TorchTensor? { if case .tensor(let t) = self { return t }; return nil }
-    /// Elements of a list, tuple or set.
-    public var elements: [PickleValue]? {
-        switch self {
-        case .list(let e), .tuple(let e), .set(let e): return e
-        default: return nil
-        }
-    }
-
-    public var description: String {
-        switch self {
-        case .none: return "None"
-        case .bool(let b): return b ? "True" : "False"
-        case .int(let v): return String(v)
-        case .bigInt(let b): return "<int of \(b.count) bytes>"
-        case .float(let v): return String(v)
-        case .string(let s): return "'\(s)'"
-        case .bytes(let b): return "b<\(b.count) bytes>"
-        case .list(let e): return "[" + e.map(\.description).joined(separator: ", ") + "]"
-        case .tuple(let e): return "(" + e.map(\.description).joined(separator: ", ") + (e.count == 1 ? ",)" : ")")
-        case .set(let e): return "{" + e.map(\.description).joined(separator: ", ") + "}"
-        case .dict(let e): return "{" + e.map { "\($0.key): \($0.value)" }.joined(separator: ", ") + "}"
-        case .tensor(let t): return "tensor(\(t.dtype.rawValue), shape \(t.shape))"
-        case .classRef(let n): return "<class \(n)>"
-        case .object(let n, let a, let s): return "\(n)(\(a.map(\.description).joined(separator: ", ")))" + (s == .none ? "" : "[state \(s)]")
-        case .storage(let t, let k, let l, let n): return "<\(t) key \(k) on \(l), \(n) elements>"
-        }
-    }
-}
-
-/// Caps that keep a malformed or hostile pickle from exhausting memory or the call stack.
-public struct PickleLimits: Sendable {
-    public var maxStack = 1_000_000
-    public var maxMarks = 100_000
-    public var maxMemo = 1_000_000
-    /// Total values produced, counting every element again each time a shared container is copied out
-    /// (memo aliasing can otherwise expand a few bytes exponentially). The effective cap is also at most
-    /// `valuesPerByte` × the pickle's length + 4096, so memory stays proportional to the input.
-    public var maxValues = 10_000_000
-    public var valuesPerByte = 16
-    /// Container nesting depth of the result.
-    public var maxDepth = 200
-    public init() {}
-    public static let `default` = PickleLimits()
-}
-
-/// The restricted unpickler (protocols 0–5, the opcodes `torch.save` and plain Python data use).
 public enum Pickle {
     /// A callable the unpickler may interpret when a REDUCE / NEWOBJ targets it: receives the converted arguments.
     public typealias Callable = ([PickleValue]) throws -> PickleValue
@@ -129,40 +11,6 @@ public enum Pickle {
         defer { u.teardown() }
         return try u.run()
     }
-}
-
-// MARK: - Internals
-
-/// Mutable containers live in boxes while unpickling so that memo references alias like Python objects do.
-final class PickleBox {
-    enum Kind { case list, tuple, dict, set, object(String) }
-    var kind: Kind
-    var items: [PickleIValue] = []
-    var pairs: [(PickleIValue, PickleIValue)] = []
-    var args: [PickleIValue] = []
-    var state: PickleIValue?
-    init(_ kind: Kind) { self.kind = kind }
-}
-
-enum PickleIValue {
-    case leaf(PickleValue)
-    case box(PickleBox)
-}
-
-private enum Op {
-    static let names: [UInt8: String] = [
-        0x28: "MARK", 0x2e: "STOP", 0x30: "POP", 0x31: "POP_MARK", 0x32: "DUP", 0x46: "FLOAT", 0x49: "INT",
-        0x4a: "BININT", 0x4b: "BININT1", 0x4c: "LONG", 0x4d: "BININT2", 0x4e: "NONE", 0x50: "PERSID", 0x51: "BINPERSID",
-        0x52: "REDUCE", 0x53: "STRING", 0x54: "BINSTRING", 0x55: "SHORT_BINSTRING", 0x56: "UNICODE", 0x58: "BINUNICODE",
-        0x61: "APPEND", 0x62: "BUILD", 0x63: "GLOBAL", 0x64: "DICT", 0x7d: "EMPTY_DICT", 0x65: "APPENDS", 0x67: "GET",
-        0x68: "BINGET", 0x69: "INST", 0x6a: "LONG_BINGET", 0x6c: "LIST", 0x5d: "EMPTY_LIST", 0x6f: "OBJ", 0x70: "PUT",
-        0x71: "BINPUT", 0x72: "LONG_BINPUT", 0x73: "SETITEM", 0x74: "TUPLE", 0x29: "EMPTY_TUPLE", 0x75: "SETITEMS",
-        0x47: "BINFLOAT", 0x80: "PROTO", 0x81: "NEWOBJ", 0x82: "EXT1", 0x83: "EXT2", 0x84: "EXT4", 0x85: "TUPLE1",
-        0x86: "TUPLE2", 0x87: "TUPLE3", 0x88: "NEWTRUE", 0x89: "NEWFALSE", 0x8a: "LONG1", 0x8b: "LONG4",
-        0x42: "BINBYTES", 0x43: "SHORT_BINBYTES", 0x8c: "SHORT_BINUNICODE", 0x8d: "BINUNICODE8", 0x8e: "BINBYTES8",
-        0x8f: "EMPTY_SET", 0x90: "ADDITEMS", 0x91: "FROZENSET", 0x92: "NEWOBJ_EX", 0x93: "STACK_GLOBAL", 0x94: "MEMOIZE",
-        0x95: "FRAME", 0x96: "BYTEARRAY8", 0x97: "NEXT_BUFFER", 0x98: "READONLY_BUFFER",
-    ]
 }
 
 final class Unpickler {
@@ -205,47 +53,10 @@ final class Unpickler {
     func fail(_ msg: String) -> ImportError {
         ImportError("\(label): \(msg) (\(opDescription))")
     }
-    func opName(_ c: UInt8) -> String { Op.names[c] ?? "0x" + String(c, radix: 16) }
+    func opName(_ c: UInt8) -> String { PickleOp.names[c] ?? "0x" + String(c, radix: 16) }
     var opDescription: String {
         opStart < b.count ? "opcode \(opName(b[opStart])) at offset \(opStart)" : "at the end of the pickle, offset \(opStart)"
     }
-
-    // MARK: reading
-
-    func need(_ n: Int) throws {
-        guard n >= 0, let e = pos.torchAdding(n), e <= b.count else {
-            throw fail("truncated pickle: needs \(n) more bytes, \(b.count - pos) left")
-        }
-    }
-    func u8() throws -> UInt8 { try need(1); defer { pos += 1 }; return b[pos] }
-    func le(_ n: Int) throws -> UInt64 {
-        try need(n)
-        var v: UInt64 = 0
-        for i in 0 ..< n { v |= UInt64(b[pos + i]) << (8 * UInt64(i)) }
-        pos += n
-        return v
-    }
-    func take(_ n: Int) throws -> [UInt8] {
-        try need(n)
-        defer { pos += n }
-        return Array(b[pos ..< pos + n])
-    }
-    func takeLength(_ raw: UInt64) throws -> [UInt8] {
-        guard raw <= UInt64(b.count - pos) else { throw fail("truncated pickle: length \(raw) exceeds the \(b.count - pos) bytes left") }
-        return try take(Int(raw))
-    }
-    func line() throws -> [UInt8] {
-        guard let nl = b[pos...].firstIndex(of: 0x0a) else { throw fail("truncated pickle: unterminated text line") }
-        defer { pos = nl + 1 }
-        var l = Array(b[pos ..< nl])
-        if l.last == 0x0d { l.removeLast() }
-        return l
-    }
-    func utf8(_ bytes: [UInt8]) throws -> String {
-        guard let s = String(validating: bytes, as: UTF8.self) else { throw fail("string is not valid UTF-8") }
-        return s
-    }
-    func ascii(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
 
     // MARK: stack
 
@@ -462,83 +273,12 @@ final class Unpickler {
                 try push(try persistent(.leaf(.string(ascii(try line())))))
             case 0x98: _ = try top() // READONLY_BUFFER: no-op on the top value
             default:
-                if Op.names[op] != nil {
+                if PickleOp.names[op] != nil {
                     throw fail("unsupported pickle opcode")
                 }
                 throw ImportError("\(label): unknown pickle opcode 0x\(String(op, radix: 16)) at offset \(opStart)")
             }
         }
-    }
-
-    func decimal(_ l: [UInt8]) throws -> Int {
-        guard let v = Int(ascii(l)), v >= 0 else { throw fail("bad memo index") }
-        return v
-    }
-
-    func decodeLong(_ bytes: [UInt8]) -> PickleValue {
-        if bytes.isEmpty { return .int(0) }
-        let negative = bytes.last! & 0x80 != 0
-        let fill: UInt8 = negative ? 0xFF : 0
-        if bytes.count > 8 {
-            // Fits if every byte above the 8th is a sign extension of bit 63.
-            let signOK = (bytes[7] & 0x80 != 0) == negative
-            if !(signOK && bytes[8...].allSatisfy({ $0 == fill })) { return .bigInt(bytes) }
-        }
-        var v: UInt64 = 0
-        for i in 0 ..< 8 { v |= UInt64(i < bytes.count ? bytes[i] : fill) << (8 * UInt64(i)) }
-        return .int(Int64(bitPattern: v))
-    }
-
-    /// Python 2 `str`: decoded as UTF-8 when valid (as torch.load does), otherwise kept as bytes.
-    func pyStr(_ bytes: [UInt8]) -> PickleValue {
-        if let s = String(validating: bytes, as: UTF8.self) { return .string(s) }
-        return .bytes(bytes)
-    }
-
-    func quotedString(_ l: [UInt8]) throws -> [UInt8] {
-        guard l.count >= 2, let q = l.first, q == 0x27 || q == 0x22, l.last == q else { throw fail("STRING is not quoted") }
-        var out: [UInt8] = []
-        var i = 1
-        let end = l.count - 1
-        while i < end {
-            let c = l[i]
-            if c == 0x5c, i + 1 < end {
-                let e = l[i + 1]
-                i += 2
-                switch e {
-                case 0x6e: out.append(0x0a)
-                case 0x74: out.append(0x09)
-                case 0x72: out.append(0x0d)
-                case 0x78:
-                    guard i + 2 <= end, let v = UInt8(ascii(Array(l[i ..< i + 2])), radix: 16) else { throw fail("bad \\x escape") }
-                    out.append(v)
-                    i += 2
-                default: out.append(e)
-                }
-            } else {
-                out.append(c)
-                i += 1
-            }
-        }
-        return out
-    }
-
-    func rawUnicodeEscape(_ l: [UInt8]) throws -> String {
-        var s = String.UnicodeScalarView()
-        var i = 0
-        while i < l.count {
-            if l[i] == 0x5c, i + 1 < l.count, l[i + 1] == 0x75 || l[i + 1] == 0x55 {
-                let n = l[i + 1] == 0x75 ? 4 : 8
-                guard i + 2 + n <= l.count, let v = UInt32(ascii(Array(l[(i + 2) ..< (i + 2 + n)])), radix: 16),
-                      let u = Unicode.Scalar(v) else { throw fail("bad \\u escape in UNICODE") }
-                s.append(u)
-                i += 2 + n
-            } else {
-                s.append(Unicode.Scalar(l[i]))
-                i += 1
-            }
-        }
-        return String(s)
     }
 
     func appendItems(_ items: [PickleIValue], to target: PickleIValue) throws {
