@@ -42,16 +42,16 @@ public struct FolderWatcherError: Error, CustomStringConvertible, Sendable {
 /// - if the thread cannot go on (the inotify descriptor fails), `onFatal` is called so the owner can exit and be
 ///   restarted, rather than run on without eyes.
 public final class FolderWatcher: @unchecked Sendable {
-    private struct Root {
+    struct Root {
         var path: String
         var recursive: Bool
         var patterns: [String]
     }
-    private struct Stamp: Equatable {
+    struct Stamp: Equatable {
         var size: Int64
         var mtime: Double
     }
-    private struct Pending {
+    struct Pending {
         var stamp: Stamp
         /// Monotonic time when this stamp was first seen.
         var since: Double
@@ -59,25 +59,25 @@ public final class FolderWatcher: @unchecked Sendable {
         var foundByRescan = false
     }
     /// Which folder a path is: a re-created or re-mounted folder at the same path has another one.
-    private struct FolderIdentity: Equatable {
+    struct FolderIdentity: Equatable {
         var device: UInt64
         var inode: UInt64
         /// On another device than its parent folder: a file system is mounted there.
         var mountPoint: Bool
     }
     /// What a watch root path holds, for the problems reported when it changes.
-    private enum RootState {
+    enum RootState {
         case missing
         /// A mount point whose file system was unmounted (it was seen mounted before): the folder underneath.
         case bareMountPoint
         case present
     }
-    private enum Entry {
+    enum Entry {
         case file(String)
         case dir(String)
         case none
     }
-    private enum WalkMode {
+    enum WalkMode {
         /// scan(): quiet files are returned, others go pending.
         case scan
         /// start(): quiet files are left to scan(), others go pending.
@@ -88,65 +88,65 @@ public final class FolderWatcher: @unchecked Sendable {
         case rescan
     }
 
-    private let roots: [Root]
-    private let excluded: [String]
+    let roots: [Root]
+    let excluded: [String]
     public let quietPeriod: Double
     /// Seconds between two walks of every watch root that report what inotify missed (0 or less: none).
     public let rescanInterval: Double
     /// Seconds between two checks that every watch root is still the folder being watched.
     public let rootPollInterval: Double
-    private let pollInterval: Double
+    let pollInterval: Double
 
-    private let lock = NSLock()
+    let lock = NSLock()
     // Everything below is guarded by `lock`.
-    private var inotifyFD: Int32 = -1
-    private var wakeFD: Int32 = -1
-    private var wakeWriteFD: Int32 = -1
-    private var started = false
-    private var stopped = false
-    private var threadRunning = false
-    private var watcherThread: pthread_t?
-    private let finished = DispatchSemaphore(value: 0)
-    private var wdToDir: [Int32: String] = [:]
-    private var dirToWd: [String: Int32] = [:]
+    var inotifyFD: Int32 = -1
+    var wakeFD: Int32 = -1
+    var wakeWriteFD: Int32 = -1
+    var started = false
+    var stopped = false
+    var threadRunning = false
+    var watcherThread: pthread_t?
+    let finished = DispatchSemaphore(value: 0)
+    var wdToDir: [Int32: String] = [:]
+    var dirToWd: [String: Int32] = [:]
     /// Real folder path → indices of the roots that cover it.
-    private var dirRoots: [String: Set<Int>] = [:]
-    private var pending: [String: Pending] = [:]
-    private var reported: [String: Stamp] = [:]
+    var dirRoots: [String: Set<Int>] = [:]
+    var pending: [String: Pending] = [:]
+    var reported: [String: Stamp] = [:]
     /// The folder each root path was when last seen (nil: missing), by root index.
-    private var rootIdentity: [FolderIdentity?]
+    var rootIdentity: [FolderIdentity?]
     /// Whether a file system was ever seen mounted at each root, so that its unmounted mount point counts as missing.
-    private var rootMountedOnce: [Bool]
+    var rootMountedOnce: [Bool]
     /// Why a root's watch was lost, from its inotify events, for the next root poll's report.
-    private var rootLostReason: [String?]
+    var rootLostReason: [String?]
     /// Folders walked whose watch could not be added; the periodic rescan retries them.
-    private var unwatched: Set<String> = []
+    var unwatched: Set<String> = []
     /// Problems waiting to be handed to `onProblem` on the watcher thread.
-    private var problems: [WatcherProblem] = []
-    private var totals = WatcherCounters()
-    private var watchLimit: Int?
-    private var dropEvents = false
+    var problems: [WatcherProblem] = []
+    var totals = WatcherCounters()
+    var watchLimit: Int?
+    var dropEvents = false
 
     // inotify constants (sys/inotify.h), spelled out to avoid importer surprises.
-    private static let inModify: UInt32 = 0x0000_0002
+    static let inModify: UInt32 = 0x0000_0002
     /// How long a file closed after writing (or moved in) must see no further write before it is complete.
     static let closeSettle: Double = 0.25
-    private static let inAttrib: UInt32 = 0x0000_0004
-    private static let inCloseWrite: UInt32 = 0x0000_0008
-    private static let inMovedFrom: UInt32 = 0x0000_0040
-    private static let inMovedTo: UInt32 = 0x0000_0080
-    private static let inCreate: UInt32 = 0x0000_0100
-    private static let inDelete: UInt32 = 0x0000_0200
-    private static let inDeleteSelf: UInt32 = 0x0000_0400
-    private static let inMoveSelf: UInt32 = 0x0000_0800
-    private static let inUnmount: UInt32 = 0x0000_2000
-    private static let inQOverflow: UInt32 = 0x0000_4000
-    private static let inIgnored: UInt32 = 0x0000_8000
-    private static let inOnlyDir: UInt32 = 0x0100_0000
-    private static let inDontFollow: UInt32 = 0x0200_0000
-    private static let inExclUnlink: UInt32 = 0x0400_0000
-    private static let inIsDir: UInt32 = 0x4000_0000
-    private static let watchMask: UInt32 = inModify | inAttrib | inCloseWrite | inMovedFrom | inMovedTo | inCreate
+    static let inAttrib: UInt32 = 0x0000_0004
+    static let inCloseWrite: UInt32 = 0x0000_0008
+    static let inMovedFrom: UInt32 = 0x0000_0040
+    static let inMovedTo: UInt32 = 0x0000_0080
+    static let inCreate: UInt32 = 0x0000_0100
+    static let inDelete: UInt32 = 0x0000_0200
+    static let inDeleteSelf: UInt32 = 0x0000_0400
+    static let inMoveSelf: UInt32 = 0x0000_0800
+    static let inUnmount: UInt32 = 0x0000_2000
+    static let inQOverflow: UInt32 = 0x0000_4000
+    static let inIgnored: UInt32 = 0x0000_8000
+    static let inOnlyDir: UInt32 = 0x0100_0000
+    static let inDontFollow: UInt32 = 0x0200_0000
+    static let inExclUnlink: UInt32 = 0x0400_0000
+    static let inIsDir: UInt32 = 0x4000_0000
+    static let watchMask: UInt32 = inModify | inAttrib | inCloseWrite | inMovedFrom | inMovedTo | inCreate
         | inDelete | inDeleteSelf | inMoveSelf | inOnlyDir | inDontFollow | inExclUnlink
 
     /// `excluded`: folders never watched or reported (the service's output and state folders), even when inside a
@@ -279,7 +279,7 @@ public final class FolderWatcher: @unchecked Sendable {
 
     // MARK: - Thread
 
-    private func run(ready: @Sendable (CandidateFile) -> Void, onProblem: @Sendable (WatcherProblem) -> Void,
+    func run(ready: @Sendable (CandidateFile) -> Void, onProblem: @Sendable (WatcherProblem) -> Void,
                      onFatal: (@Sendable (String) -> Void)?) {
         lock.lock()
         watcherThread = pthread_self()
@@ -374,470 +374,6 @@ public final class FolderWatcher: @unchecked Sendable {
     }
 
     /// Reads every queued event batch. Returns the files they complete and, when reading failed for good, why.
-    private func readEvents(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, _ size: Int) -> ([CandidateFile], String?) {
-        var out: [CandidateFile] = []
-        while true {
-            let got = read(fd, buffer, size)
-            if got > 0 {
-                lock.lock()
-                let drop = dropEvents
-                lock.unlock()
-                if !drop { out += handleEvents(buffer, count: got) }
-                continue
-            }
-            if got == 0 { return (out, nil) }
-            let e = errno
-            if e == EINTR { continue }
-            if e == EAGAIN || e == EWOULDBLOCK { return (out, nil) }
-            return (out, "reading the inotify descriptor failed: \(FolderWatcher.errorText(e))")
-        }
-    }
-
-    /// Hands the queued problems, then the files, to the owner (outside the lock), unless stopping.
-    private func deliver(_ files: [CandidateFile], onProblem: @Sendable (WatcherProblem) -> Void,
-                         ready: @Sendable (CandidateFile) -> Void) {
-        lock.lock()
-        let queued = problems
-        problems = []
-        lock.unlock()
-        for problem in queued {
-            if isStopped() { return }
-            onProblem(problem)
-        }
-        for file in files {
-            if isStopped() { return }
-            ready(file)
-        }
-    }
-
-    private func isStopped() -> Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        return stopped
-    }
-
-    private func signalWake() {
-        lock.lock()
-        let wfd = wakeWriteFD
-        if wfd >= 0 {
-            var one: UInt8 = 1
-            _ = write(wfd, &one, 1)  // a full pipe (EAGAIN) already means "wake up"
-        }
-        lock.unlock()
-    }
-
-    private func handleEvents(_ buffer: UnsafeMutableRawPointer, count: Int) -> [CandidateFile] {
-        lock.lock()
-        defer { lock.unlock() }
-        var out: [CandidateFile] = []
-        let header = MemoryLayout<inotify_event>.size
-        var offset = 0
-        while offset + header <= count {
-            let event = buffer.loadUnaligned(fromByteOffset: offset, as: inotify_event.self)
-            let len = Int(event.len)
-            var name = ""
-            if len > 0 {
-                let namePtr = (buffer + offset + header).assumingMemoryBound(to: CChar.self)
-                name = String(cString: namePtr)  // NUL-padded within len
-            }
-            offset += header + len
-            let mask = event.mask
-            if mask & FolderWatcher.inQOverflow != 0 {
-                totals.overflows += 1
-                problems.append(WatcherProblem(
-                    kind: .eventsOverflowed, folder: nil,
-                    message: "inotify event queue overflowed (fs.inotify.max_queued_events): events were lost; "
-                        + "rescanning every watch folder"))
-                out += pollRootsLocked()  // a root may have been replaced among the lost events
-                out += rescanLocked()
-                continue
-            }
-            if mask & FolderWatcher.inIgnored != 0 {
-                // Sent when a watch is gone: after one we removed (no longer mapped), or when the kernel dropped it.
-                guard let dir = wdToDir[event.wd] else { continue }
-                if isRootLocked(dir) {
-                    out += rootLostLocked(dir, why: "its watch was dropped by the kernel")
-                } else {
-                    wdToDir[event.wd] = nil
-                    if dirToWd[dir] == event.wd {
-                        dirToWd[dir] = nil
-                        dirRoots[dir] = nil
-                    }
-                }
-                continue
-            }
-            guard let dir = wdToDir[event.wd] else { continue }
-            if name.isEmpty {
-                // Events on the folder itself: deleted, moved or unmounted. Its watches must go (a moved folder's
-                // events would carry its old path); a root is then polled for until it comes back, a subfolder is
-                // picked up again by its parent's events or the next rescan.
-                let lost = FolderWatcher.inDeleteSelf | FolderWatcher.inMoveSelf | FolderWatcher.inUnmount
-                guard mask & lost != 0 else { continue }
-                if isRootLocked(dir) {
-                    let why = mask & FolderWatcher.inUnmount != 0 ? "its file system was unmounted"
-                        : mask & FolderWatcher.inMoveSelf != 0 ? "it was moved away" : "it was deleted"
-                    out += rootLostLocked(dir, why: why)
-                } else {
-                    forgetTreeLocked(dir, removeWatches: true)
-                }
-                continue
-            }
-            if name.hasPrefix(".") { continue }
-            let path = dir == "/" ? "/" + name : dir + "/" + name
-            let isDir = mask & FolderWatcher.inIsDir != 0
-
-            if mask & (FolderWatcher.inDelete | FolderWatcher.inMovedFrom) != 0 {
-                if isDir {
-                    forgetTreeLocked(path, removeWatches: mask & FolderWatcher.inMovedFrom != 0)
-                } else {
-                    pending[path] = nil
-                    reported[path] = nil
-                }
-                continue
-            }
-            let covering = dirRoots[dir] ?? []
-            if isDir && mask & (FolderWatcher.inCreate | FolderWatcher.inMovedTo) != 0 {
-                for i in covering where roots[i].recursive {
-                    if case .dir(let real) = classifyLocked(dir: dir, name: name, roots: [i]) {
-                        out += walkLocked(real, root: i, mode: .report)
-                    }
-                }
-                continue
-            }
-            if isDir { continue }
-            switch classifyLocked(dir: dir, name: name, roots: covering) {
-            case .none:
-                continue
-            case .dir(let real):
-                // A symlink to a folder inside the watch folders.
-                for i in covering where roots[i].recursive { out += walkLocked(real, root: i, mode: .report) }
-            case .file(let real):
-                if mask & (FolderWatcher.inCloseWrite | FolderWatcher.inMovedTo) != 0 {
-                    // Checked again now, not trusted from the event: the file may have been replaced (by a FIFO,
-                    // say) since it was closed.
-                    guard let stamp = FolderWatcher.stamp(real) else {
-                        pending[real] = nil
-                        continue
-                    }
-                    if stamp.size == 0 {
-                        pending[real] = nil  // an empty file is never complete; a later write brings it back
-                        continue
-                    }
-                    // Closed after writing or moved into place — but it may have been opened again since (created
-                    // empty or moved in empty, then written: `touch` then append). Complete once no write follows
-                    // for a moment: a write event after it puts the file back under the quiet period.
-                    let settle = min(FolderWatcher.closeSettle, quietPeriod)
-                    pending[real] = Pending(stamp: stamp, since: FolderWatcher.monotonic() - quietPeriod + settle,
-                                            foundByRescan: false)
-                } else if mask & FolderWatcher.inModify != 0, let entry = pending[real], let stamp = FolderWatcher.stamp(real) {
-                    // Written again while waiting: the quiet period starts over.
-                    pending[real] = Pending(stamp: stamp, since: FolderWatcher.monotonic(), foundByRescan: entry.foundByRescan)
-                } else if pending[real] == nil, let stamp = FolderWatcher.stamp(real) {
-                    // Created, written or touched: it becomes complete when closed, or when quiet.
-                    if reported[real] != stamp || mask & FolderWatcher.inCreate != 0 {
-                        pending[real] = Pending(stamp: stamp, since: FolderWatcher.monotonic())
-                    }
-                }
-            }
-        }
-        return out
-    }
-
-    private func checkPending(now: Double) -> [CandidateFile] {
-        lock.lock()
-        defer { lock.unlock() }
-        var out: [CandidateFile] = []
-        for (path, entry) in pending {
-            guard let stamp = FolderWatcher.stamp(path) else {
-                pending[path] = nil  // deleted (or no longer a regular file) before it was reported
-                continue
-            }
-            if stamp != entry.stamp {
-                pending[path] = Pending(stamp: stamp, since: now, foundByRescan: entry.foundByRescan)
-            } else if now - entry.since >= quietPeriod {
-                pending[path] = nil
-                if stamp.size > 0, let file = reportLocked(path, stamp) {
-                    if entry.foundByRescan { totals.filesFoundByRescan += 1 }
-                    out.append(file)
-                }
-            }
-        }
-        return out
-    }
-
-    // MARK: - Rescans and watch roots (lock held unless said otherwise)
-
-    /// Every root walked again: complete files not yet reported are reported, the others go pending.
-    private func rescanLocked() -> [CandidateFile] {
-        var out: [CandidateFile] = []
-        for (i, root) in roots.enumerated() where rootIdentity[i] != nil && !isExcluded(root.path) {
-            out += walkLocked(root.path, root: i, mode: .rescan)
-        }
-        return out
-    }
-
-    /// The periodic rescan (lock not held): the roots checked first, so one that came back is walked as such, then
-    /// every root walked; stale bookkeeping is dropped.
-    private func periodicRescan() -> [CandidateFile] {
-        lock.lock()
-        defer { lock.unlock() }
-        var out = pollRootsLocked()
-        for path in reported.keys where FolderWatcher.stamp(path) == nil { reported[path] = nil }
-        for dir in unwatched where FolderWatcher.folderIdentity(dir) == nil { unwatched.remove(dir) }
-        out += rescanLocked()
-        totals.rescans += 1
-        return out
-    }
-
-    /// Whether `dir` is a watch root (not excluded).
-    private func isRootLocked(_ dir: String) -> Bool {
-        roots.contains { $0.path == dir } && !isExcluded(dir)
-    }
-
-    /// A root's watch is gone (the folder deleted, moved away, unmounted, or the watch dropped): its watches go, and
-    /// the root poll runs at once to report what is there now (perhaps already another folder: deleted and re-created
-    /// before these events were read).
-    private func rootLostLocked(_ path: String, why: String) -> [CandidateFile] {
-        forgetTreeLocked(path, removeWatches: true, keepReported: true)
-        for i in roots.indices where roots[i].path == path { rootLostReason[i] = why }
-        return pollRootsLocked()
-    }
-
-    private func rootStateLocked(_ i: Int) -> RootState {
-        guard let identity = rootIdentity[i] else { return .missing }
-        return rootMountedOnce[i] && !identity.mountPoint ? .bareMountPoint : .present
-    }
-
-    /// Compares each root path with the folder last seen there. A root that disappeared (or whose file system was
-    /// unmounted) is forgotten and reported; one that appeared, or was replaced by another folder (re-created, mounted
-    /// over), is reported, watched again and walked, its complete files reported. Roots inside a changed one, and
-    /// roots that lost their watch, are walked again too.
-    private func pollRootsLocked() -> [CandidateFile] {
-        var changed: [String] = []
-        for i in roots.indices where !isExcluded(roots[i].path) {
-            let path = roots[i].path
-            let now = FolderWatcher.folderIdentity(path)
-            let why = rootLostReason[i]
-            rootLostReason[i] = nil
-            if now == rootIdentity[i] { continue }  // (moved away and back: re-walked below as a root without watch)
-            let before = rootStateLocked(i)
-            rootIdentity[i] = now
-            if now?.mountPoint == true { rootMountedOnce[i] = true }
-            let after = rootStateLocked(i)
-            if changed.contains(path) { continue }  // the same path listed twice (other patterns)
-            changed.append(path)
-            forgetTreeLocked(path, removeWatches: true, keepReported: true)
-            problems.append(rootChangeProblem(path, before: before, after: after, why: why))
-        }
-        var toWalk: [String] = []
-        for i in roots.indices where rootIdentity[i] != nil && !isExcluded(roots[i].path) {
-            let path = roots[i].path
-            let touched = changed.contains { FolderWatcher.isWithin(path, $0) }
-            // A root without a watch that is not a known failure lost it some other way (its watch dropped by the
-            // kernel, or forgotten with a root around it): walk it now rather than wait for the rescan.
-            let lostWatch = dirToWd[path] == nil && !unwatched.contains(path) && inotifyFD >= 0
-            if (touched || lostWatch) && !toWalk.contains(path) { toWalk.append(path) }
-        }
-        var out: [CandidateFile] = []
-        for path in toWalk {
-            // Every root covering this folder, so each one's patterns apply to its files again.
-            for k in roots.indices where roots[k].path == path || (roots[k].recursive && FolderWatcher.isWithin(path, roots[k].path)) {
-                if rootIdentity[k] != nil { out += walkLocked(path, root: k, mode: .report) }
-            }
-        }
-        return out
-    }
-
-    private func rootChangeProblem(_ path: String, before: RootState, after: RootState, why: String?) -> WatcherProblem {
-        let every = FolderWatcher.seconds(rootPollInterval)
-        switch (before, after) {
-        case (_, .missing):
-            let reason = why.map { " (\($0))" } ?? ""
-            return WatcherProblem(kind: .rootGone, folder: path,
-                                  message: "watch root \(path) is gone\(reason); checking for it every \(every)")
-        case (.present, .bareMountPoint):
-            return WatcherProblem(
-                kind: .rootGone, folder: path,
-                message: "watch root \(path): its file system was unmounted; the mount point is watched meanwhile, "
-                    + "and checked every \(every) for a file system mounted there again")
-        case (.missing, _):
-            return WatcherProblem(kind: .rootBack, folder: path, message: "watch root \(path) is back; watching it again")
-        case (.bareMountPoint, .present):
-            return WatcherProblem(kind: .rootBack, folder: path,
-                                  message: "watch root \(path): a file system is mounted there again; watching it")
-        default:
-            return WatcherProblem(
-                kind: .rootBack, folder: path,
-                message: "watch root \(path) was replaced by another folder (re-created or mounted over); watching the new one")
-        }
-    }
-
-    // MARK: - Walking and classification (lock held)
-
-    /// Walks a real folder path covered by root `i`: adds watches (when started), and handles every matching file.
-    private func walkLocked(_ top: String, root i: Int, mode: WalkMode) -> [CandidateFile] {
-        var out: [CandidateFile] = []
-        var visited = Set<String>()
-        var stack = [top]
-        let wallNow = Date().timeIntervalSince1970
-        let monoNow = FolderWatcher.monotonic()
-        while let dir = stack.popLast() {
-            if isExcluded(dir) || !visited.insert(dir).inserted { continue }
-            var st = stat()
-            guard lstat(dir, &st) == 0, st.st_mode & S_IFMT == S_IFDIR else { continue }
-            if inotifyFD >= 0 && !stopped && dirToWd[dir] == nil { addWatchLocked(dir) }
-            dirRoots[dir, default: []].insert(i)
-            guard let names = DirectoryEntries.names(in: dir) else { continue }
-            for name in names where !name.hasPrefix(".") {
-                switch classifyLocked(dir: dir, name: name, roots: [i]) {
-                case .none:
-                    break
-                case .dir(let real):
-                    if roots[i].recursive { stack.append(real) }
-                case .file(let real):
-                    guard let stamp = FolderWatcher.stamp(real), stamp.size > 0 else { continue }
-                    let quiet = wallNow - stamp.mtime >= quietPeriod
-                    if !quiet {
-                        if pending[real]?.stamp != stamp {
-                            // Already pending: an event saw it first. Not pending: only this rescan did.
-                            let byRescan = pending[real]?.foundByRescan ?? (mode == .rescan)
-                            pending[real] = Pending(stamp: stamp, since: monoNow, foundByRescan: byRescan)
-                        }
-                        continue
-                    }
-                    switch mode {
-                    case .scan:
-                        pending[real] = nil
-                        reported[real] = stamp
-                        out.append(CandidateFile(path: real, size: stamp.size, mtime: stamp.mtime))
-                    case .initial:
-                        break
-                    case .report:
-                        if let file = reportLocked(real, stamp) { out.append(file) }
-                    case .rescan:
-                        if let file = reportLocked(real, stamp) {
-                            totals.filesFoundByRescan += 1
-                            out.append(file)
-                        }
-                    }
-                }
-            }
-        }
-        return out
-    }
-
-    /// Adds the watch on a folder. A failure is counted at each attempt and reported once until an attempt succeeds;
-    /// the folder stays on the walk (the periodic rescan finds its files and retries the watch).
-    private func addWatchLocked(_ dir: String) {
-        var wd: Int32
-        var e: Int32 = 0
-        if let limit = watchLimit, dirToWd.count >= limit {
-            wd = -1
-            e = ENOSPC  // the kernel's answer at fs.inotify.max_user_watches, for the tests
-        } else {
-            wd = inotify_add_watch(inotifyFD, dir, FolderWatcher.watchMask)
-            if wd < 0 { e = errno }
-        }
-        if wd < 0 {
-            // Gone or replaced by a non-folder since it was checked: nothing there to watch, nothing to report.
-            if e == ENOENT || e == ENOTDIR { return }
-            totals.watchFailures += 1
-            if unwatched.insert(dir).inserted {
-                problems.append(WatcherProblem(kind: .watchFailed, folder: dir, errorNumber: e,
-                                               message: watchFailureMessage(dir, e)))
-            }
-            return
-        }
-        if unwatched.remove(dir) != nil {
-            problems.append(WatcherProblem(kind: .watchRestored, folder: dir,
-                                           message: "watching \(dir) again (its watch had failed)"))
-        }
-        if let old = wdToDir[wd], old != dir {
-            dirToWd[old] = nil
-            dirRoots[old] = nil
-        }
-        wdToDir[wd] = dir
-        dirToWd[dir] = wd
-    }
-
-    private func watchFailureMessage(_ dir: String, _ e: Int32) -> String {
-        var text = "cannot watch \(dir): \(FolderWatcher.errorText(e))"
-        switch e {
-        case ENOSPC: text += " (the inotify watch limit fs.inotify.max_user_watches is reached; raise it with sysctl)"
-        case EACCES: text += " (the service user cannot read this folder)"
-        case ENOMEM: text += " (the kernel is out of memory for inotify watches)"
-        default: break
-        }
-        if rescanInterval > 0 {
-            text += "; its new files are found by the rescan every \(FolderWatcher.seconds(rescanInterval)), which retries the watch"
-        } else {
-            text += "; rescan_interval is 0, so its new files are found only by a reload"
-        }
-        return text
-    }
-
-    /// What `dir/name` is, for the given roots: a matching regular file (real path), a folder to walk (real path), or
-    /// nothing (hidden, not matching, excluded, another kind of file, or a symlink leading out of the watch folders).
-    private func classifyLocked(dir: String, name: String, roots covering: Set<Int>) -> Entry {
-        if name.hasPrefix(".") { return .none }
-        let path = dir == "/" ? "/" + name : dir + "/" + name
-        var st = stat()
-        guard lstat(path, &st) == 0 else { return .none }
-        var real = path
-        if st.st_mode & S_IFMT == S_IFLNK {
-            guard let resolved = FolderWatcher.realPath(path), isInsideRoots(resolved), stat(resolved, &st) == 0 else {
-                return .none
-            }
-            real = resolved
-        }
-        switch st.st_mode & S_IFMT {
-        case S_IFDIR:
-            return isExcluded(real) ? .none : .dir(real)
-        case S_IFREG:
-            if isExcluded(real) { return .none }
-            for i in covering where roots[i].patterns.contains(where: { FolderWatcher.globMatch($0, name) }) {
-                return .file(real)
-            }
-            return .none
-        default:
-            return .none  // FIFOs, sockets, devices: never candidates
-        }
-    }
-
-    /// Reports a file unless this exact version (size and mtime) was reported already.
-    private func reportLocked(_ path: String, _ stamp: Stamp) -> CandidateFile? {
-        pending[path] = nil
-        if reported[path] == stamp { return nil }
-        reported[path] = stamp
-        return CandidateFile(path: path, size: stamp.size, mtime: stamp.mtime)
-    }
-
-    /// Drops the watches and bookkeeping of a folder and everything under it. `keepReported`: for a watch root that
-    /// went away, what was reported is kept, so that files still the same (size and mtime) when it comes back
-    /// (moved back, re-mounted) are not reported twice; stale entries go at the next periodic rescan.
-    private func forgetTreeLocked(_ top: String, removeWatches: Bool, keepReported: Bool = false) {
-        let prefix = top == "/" ? "/" : top + "/"
-        for (dir, wd) in dirToWd where dir == top || dir.hasPrefix(prefix) {
-            if removeWatches && inotifyFD >= 0 { _ = inotify_rm_watch(inotifyFD, wd) }
-            dirToWd[dir] = nil
-            if wdToDir[wd] == dir { wdToDir[wd] = nil }
-        }
-        for dir in dirRoots.keys where dir == top || dir.hasPrefix(prefix) { dirRoots[dir] = nil }
-        for dir in unwatched where dir == top || dir.hasPrefix(prefix) { unwatched.remove(dir) }
-        for path in pending.keys where path.hasPrefix(prefix) { pending[path] = nil }
-        if !keepReported {
-            for path in reported.keys where path.hasPrefix(prefix) { reported[path] = nil }
-        }
-    }
-
-    private func isExcluded(_ path: String) -> Bool {
-        excluded.contains { FolderWatcher.isWithin(path, $0) }
-    }
-
-    private func isInsideRoots(_ path: String) -> Bool {
-        roots.contains { FolderWatcher.isWithin(path, $0.path) }
-    }
-
     // MARK: - Test hooks (internal, for the tests only)
 
     /// Once this many watches are held, adding one more fails with ENOSPC, through the same handling as the kernel's
@@ -866,68 +402,5 @@ public final class FolderWatcher: @unchecked Sendable {
         }
         lock.unlock()
         signalWake()
-    }
-
-    // MARK: - Helpers
-
-    /// Size and mtime of a regular file, from `lstat` (nothing is opened; a symlink, FIFO, socket or device is nil).
-    private static func stamp(_ path: String) -> Stamp? {
-        guard let st = RegularFile.metadata(path: path) else { return nil }
-        return Stamp(size: Int64(st.st_size), mtime: Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9)
-    }
-
-    /// Device and inode of the folder at `path` (not following a symlink), or nil when it is not a folder.
-    private static func folderIdentity(_ path: String) -> FolderIdentity? {
-        var st = stat()
-        guard lstat(path, &st) == 0, st.st_mode & S_IFMT == S_IFDIR else { return nil }
-        var mountPoint = path == "/"
-        if let slash = path.lastIndex(of: "/"), path != "/" {
-            let parent = slash == path.startIndex ? "/" : String(path[..<slash])
-            var parentStat = stat()
-            mountPoint = lstat(parent, &parentStat) == 0 && parentStat.st_dev != st.st_dev
-        }
-        return FolderIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino), mountPoint: mountPoint)
-    }
-
-    /// Whether `path` is `top` or inside it.
-    private static func isWithin(_ path: String, _ top: String) -> Bool {
-        path == top || path.hasPrefix(top == "/" ? "/" : top + "/")
-    }
-
-    private static func realPath(_ path: String) -> String? {
-        guard let p = realpath(path, nil) else { return nil }
-        defer { free(p) }
-        return String(cString: p)
-    }
-
-    /// The real path when it exists, else the absolute path with `.`/`..` and repeated slashes removed.
-    static func resolve(_ path: String) -> String {
-        if let real = realPath(path) { return real }
-        var absolute = path
-        if !absolute.hasPrefix("/") { absolute = FileManager.default.currentDirectoryPath + "/" + absolute }
-        var parts: [Substring] = []
-        for part in absolute.split(separator: "/") {
-            if part == "." { continue }
-            if part == ".." { _ = parts.popLast(); continue }
-            parts.append(part)
-        }
-        return "/" + parts.joined(separator: "/")
-    }
-
-    private static func monotonic() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-    }
-
-    private static func errorText(_ e: Int32) -> String { String(cString: strerror(e)) }
-
-    private static func seconds(_ value: Double) -> String {
-        value == value.rounded() ? "\(Int(value)) s" : "\(value) s"
-    }
-
-    /// Shell glob on a file name (`*`, `?`, `[abc]`, `[a-z]`, `[!abc]`), case-sensitive, through fnmatch(3).
-    static func globMatch(_ pattern: String, _ name: String) -> Bool {
-        fnmatch(pattern, name, 0) == 0
     }
 }
